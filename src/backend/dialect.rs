@@ -1,0 +1,129 @@
+//! How each backend spells placeholders, identifiers and types.
+
+use crate::value::SqlType;
+use std::fmt::Write;
+
+/// The SQL dialect of a backend.
+///
+/// ```
+/// use sylvan::Dialect;
+/// let mut sql = String::from("SELECT ");
+/// Dialect::Postgres.push_identifier(&mut sql, "we\"ird");
+/// sql.push_str(" FROM t WHERE id = ");
+/// Dialect::Postgres.push_placeholder(&mut sql, 1);
+/// assert_eq!(sql, r#"SELECT "we""ird" FROM t WHERE id = $1"#);
+///
+/// let mut sql = String::new();
+/// Dialect::Sqlite.push_placeholder(&mut sql, 3);
+/// assert_eq!(sql, "?3");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// PostgreSQL: `$1` placeholders, 65,535 binds per statement.
+    Postgres,
+    /// SQLite: `?1` placeholders, 32,766 binds per statement.
+    Sqlite,
+}
+
+impl Dialect {
+    /// The backend's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::Sqlite => "sqlite",
+        }
+    }
+
+    /// Appends the placeholder of the `n`-th bind (1-based).
+    pub fn push_placeholder(self, out: &mut String, n: usize) {
+        let sigil = match self {
+            Dialect::Postgres => '$',
+            Dialect::Sqlite => '?',
+        };
+        out.push(sigil);
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{n}");
+    }
+
+    /// Appends `name` as a quoted identifier, inner quotes doubled. Both
+    /// backends use the SQL standard's double quotes.
+    pub fn push_identifier(self, out: &mut String, name: &str) {
+        out.reserve(name.len() + 2);
+        out.push('"');
+        for c in name.chars() {
+            if c == '"' {
+                out.push('"');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    }
+
+    /// The most bind parameters one statement may carry.
+    pub fn max_binds(self) -> usize {
+        match self {
+            Dialect::Postgres => 65_535,
+            Dialect::Sqlite => 32_766,
+        }
+    }
+
+    /// The column type used for a Rust type in `CREATE TABLE`.
+    pub fn type_name(self, ty: SqlType) -> &'static str {
+        match (self, ty) {
+            (Dialect::Postgres, SqlType::Bool) => "BOOLEAN",
+            (Dialect::Postgres, SqlType::I16) => "SMALLINT",
+            (Dialect::Postgres, SqlType::I32) => "INTEGER",
+            (Dialect::Postgres, SqlType::I64) => "BIGINT",
+            (Dialect::Postgres, SqlType::F32) => "REAL",
+            (Dialect::Postgres, SqlType::F64) => "DOUBLE PRECISION",
+            (Dialect::Postgres, SqlType::Text) => "TEXT",
+            (Dialect::Postgres, SqlType::Blob) => "BYTEA",
+            (Dialect::Postgres, SqlType::Timestamp) => "TIMESTAMP",
+            (Dialect::Postgres, SqlType::TimestampTz) => "TIMESTAMPTZ",
+            (Dialect::Postgres, SqlType::Date) => "DATE",
+            (Dialect::Postgres, SqlType::Time) => "TIME",
+            (Dialect::Postgres, SqlType::Uuid) => "UUID",
+            (Dialect::Postgres, SqlType::Json) => "JSONB",
+            (Dialect::Sqlite, SqlType::Bool) => "BOOLEAN",
+            (Dialect::Sqlite, SqlType::I16 | SqlType::I32 | SqlType::I64) => "INTEGER",
+            (Dialect::Sqlite, SqlType::F32 | SqlType::F64) => "REAL",
+            (Dialect::Sqlite, SqlType::Blob | SqlType::Uuid) => "BLOB",
+            (
+                Dialect::Sqlite,
+                SqlType::Text
+                | SqlType::Timestamp
+                | SqlType::TimestampTz
+                | SqlType::Date
+                | SqlType::Time
+                | SqlType::Json,
+            ) => "TEXT",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_and_escaped() {
+        let mut s = String::new();
+        Dialect::Sqlite.push_identifier(&mut s, r#"a"; DROP TABLE x; --"#);
+        assert_eq!(s, r#""a""; DROP TABLE x; --""#);
+    }
+
+    #[test]
+    fn placeholders() {
+        let mut s = String::new();
+        Dialect::Postgres.push_placeholder(&mut s, 12);
+        Dialect::Sqlite.push_placeholder(&mut s, 7);
+        assert_eq!(s, "$12?7");
+    }
+
+    #[test]
+    fn type_names() {
+        assert_eq!(Dialect::Postgres.type_name(SqlType::Blob), "BYTEA");
+        assert_eq!(Dialect::Sqlite.type_name(SqlType::I16), "INTEGER");
+    }
+}

@@ -1,0 +1,280 @@
+//! One PostgreSQL connection: a tokio-postgres client whose driver task runs
+//! on the runtime, and a per-connection prepared-statement cache that heals
+//! itself after schema changes.
+
+use super::error::{breaks_connection, is_stale_statement, map_error};
+use super::types::PgBind;
+use crate::backend::first_keyword_is;
+use crate::error::{Error, Result};
+use crate::row::{Cardinality, FromRow, Row};
+use crate::value::Value;
+use futures_util::TryStreamExt;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+use tokio_postgres::{NoTls, Statement};
+
+/// Most statements kept per connection before the cache is emptied.
+const STATEMENT_CACHE_CAPACITY: usize = 512;
+
+/// Statements after which the session may be inside a transaction.
+const TRANSACTION_KEYWORDS: &[&str] = &["BEGIN", "START", "SAVEPOINT", "CALL", "PREPARE"];
+
+/// One pooled PostgreSQL connection.
+pub(crate) struct PgConn {
+    client: tokio_postgres::Client,
+    statements: Mutex<HashMap<String, Statement>>,
+    /// A query future was dropped before it finished.
+    abandoned: AtomicBool,
+    /// A statement that may open a transaction ran on this connection.
+    maybe_in_transaction: AtomicBool,
+    /// The connection failed at the connection level.
+    broken: AtomicBool,
+    pub(crate) last_used: Instant,
+}
+
+impl std::fmt::Debug for PgConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConn")
+            .field("closed", &self.client.is_closed())
+            .field("abandoned", &self.abandoned)
+            .field("maybe_in_transaction", &self.maybe_in_transaction)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Marks the connection abandoned if dropped before [`InFlight::done`].
+struct InFlight<'a> {
+    conn: &'a PgConn,
+    finished: bool,
+}
+
+impl InFlight<'_> {
+    fn done(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.abandoned.store(true, Ordering::Release);
+        }
+    }
+}
+
+enum Failure {
+    Pg(tokio_postgres::Error),
+    Sylvan(Error),
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Failure::Pg(e)
+    }
+}
+
+impl PgConn {
+    /// Opens a connection and spawns its driver task on the runtime.
+    pub(crate) async fn connect(config: &tokio_postgres::Config) -> Result<Self> {
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| Error::Connect { source: e.into() })?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(target: "sylvan::pool", error = %e, "postgres connection ended");
+            }
+        });
+        Ok(PgConn {
+            client,
+            statements: Mutex::new(HashMap::new()),
+            abandoned: AtomicBool::new(false),
+            maybe_in_transaction: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+            last_used: Instant::now(),
+        })
+    }
+
+    /// True when the connection must not be handed out again.
+    pub(crate) fn is_unusable(&self) -> bool {
+        self.client.is_closed()
+            || self.broken.load(Ordering::Acquire)
+            || self.abandoned.load(Ordering::Acquire)
+    }
+
+    /// Asks the server to cancel whatever this connection is running
+    /// (used when a query was abandoned); does not wait.
+    pub(crate) fn cancel_in_background(&self) {
+        if self.abandoned.load(Ordering::Acquire) && !self.client.is_closed() {
+            let token = self.client.cancel_token();
+            tokio::spawn(async move {
+                let _ = token.cancel_query(NoTls).await;
+            });
+        }
+    }
+
+    /// Rolls back a transaction the last user may have left open.
+    pub(crate) async fn reset(&self) -> Result<()> {
+        if self.maybe_in_transaction.load(Ordering::Acquire) {
+            self.client
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(|e| map_error(e, "ROLLBACK"))?;
+            self.maybe_in_transaction.store(false, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    fn enter(&self, sql: &str) -> InFlight<'_> {
+        if first_keyword_is(sql, TRANSACTION_KEYWORDS) {
+            self.maybe_in_transaction.store(true, Ordering::Release);
+        }
+        InFlight {
+            conn: self,
+            finished: false,
+        }
+    }
+
+    async fn statement(&self, sql: &str) -> std::result::Result<Statement, Failure> {
+        if let Some(stmt) = self.cache().get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.client.prepare(sql).await?;
+        let mut cache = self.cache();
+        if cache.len() >= STATEMENT_CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Statement>> {
+        // A panic while holding this lock cannot leave the map inconsistent.
+        self.statements
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn forget(&self, sql: &str) {
+        self.cache().remove(sql);
+    }
+
+    fn fail(&self, failure: Failure, sql: &str) -> Error {
+        let e = match failure {
+            Failure::Pg(e) => map_error(e, sql),
+            Failure::Sylvan(e) => e,
+        };
+        if breaks_connection(&e) {
+            self.broken.store(true, Ordering::Release);
+        }
+        e
+    }
+
+    /// Runs a statement, returning the number of rows it changed.
+    pub(crate) async fn execute(&self, sql: &str, binds: &[Value]) -> Result<u64> {
+        let flight = self.enter(sql);
+        let start = Instant::now();
+        let mut healed = false;
+        let result = loop {
+            let attempt = async {
+                let stmt = self.statement(sql).await?;
+                check_bind_count(&stmt, binds, sql)?;
+                Ok(self.client.execute_raw(&stmt, bind_iter(binds)).await?)
+            };
+            match attempt.await {
+                Err(Failure::Pg(e)) if !healed && is_stale_statement(&e) => {
+                    self.forget(sql);
+                    healed = true;
+                }
+                Ok(n) => {
+                    trace(sql, n, start);
+                    break Ok(n);
+                }
+                Err(f) => break Err(self.fail(f, sql)),
+            }
+        };
+        flight.done();
+        result
+    }
+
+    /// Runs a query and decodes up to `cardinality`'s limit of rows as they
+    /// stream in.
+    pub(crate) async fn query<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: &[Value],
+        cardinality: Cardinality,
+    ) -> Result<Vec<T>> {
+        let flight = self.enter(sql);
+        let start = Instant::now();
+        let mut healed = false;
+        let result = loop {
+            match self.query_once::<T>(sql, binds, cardinality).await {
+                Err(Failure::Pg(e)) if !healed && is_stale_statement(&e) => {
+                    self.forget(sql);
+                    healed = true;
+                }
+                Ok(rows) => {
+                    trace(sql, rows.len() as u64, start);
+                    break Ok(rows);
+                }
+                Err(f) => break Err(self.fail(f, sql)),
+            }
+        };
+        flight.done();
+        result
+    }
+
+    async fn query_once<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: &[Value],
+        cardinality: Cardinality,
+    ) -> std::result::Result<Vec<T>, Failure> {
+        let stmt = self.statement(sql).await?;
+        check_bind_count(&stmt, binds, sql)?;
+        let stream = self.client.query_raw(&stmt, bind_iter(binds)).await?;
+        let mut stream = std::pin::pin!(stream);
+        let limit = cardinality.read_limit();
+        let mut out = Vec::new();
+        while let Some(row) = stream.try_next().await? {
+            out.push(T::from_row(&Row::postgres(&row)).map_err(Failure::Sylvan)?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn bind_iter(binds: &[Value]) -> impl ExactSizeIterator<Item = PgBind<'_>> {
+    binds
+        .iter()
+        .enumerate()
+        .map(|(i, value)| PgBind { value, index: i + 1 })
+}
+
+fn check_bind_count(stmt: &Statement, binds: &[Value], sql: &str) -> std::result::Result<(), Failure> {
+    let expected = stmt.params().len();
+    if expected == binds.len() {
+        Ok(())
+    } else {
+        Err(Failure::Sylvan(Error::BindCount {
+            expected,
+            given: binds.len(),
+            sql: sql.to_owned(),
+        }))
+    }
+}
+
+fn trace(sql: &str, rows: u64, start: Instant) {
+    tracing::debug!(
+        target: "sylvan::query",
+        backend = "postgres",
+        sql,
+        rows,
+        elapsed_us = start.elapsed().as_micros() as u64,
+    );
+}

@@ -1,0 +1,110 @@
+//! tokio-postgres errors into [`Error`].
+
+use super::types::BindError;
+use crate::error::{ConstraintKind, Error};
+use tokio_postgres::error::SqlState;
+
+/// Maps an error raised while running `sql`.
+pub(crate) fn map_error(e: tokio_postgres::Error, sql: &str) -> Error {
+    if let Some(bind) = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<BindError>()) {
+        return Error::InvalidValue {
+            index: bind.index,
+            reason: bind.reason.clone(),
+        };
+    }
+    if let Some(db) = e.as_db_error() {
+        let code = db.code();
+        let kind = match *code {
+            SqlState::UNIQUE_VIOLATION => Some(ConstraintKind::Unique),
+            SqlState::FOREIGN_KEY_VIOLATION => Some(ConstraintKind::ForeignKey),
+            SqlState::NOT_NULL_VIOLATION => Some(ConstraintKind::NotNull),
+            SqlState::CHECK_VIOLATION => Some(ConstraintKind::Check),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            return Error::Constraint {
+                kind,
+                constraint: db.constraint().map(str::to_owned),
+                table: db.table().map(str::to_owned),
+                message: db.message().to_owned(),
+                sql: sql.to_owned(),
+            };
+        }
+        if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED {
+            return Error::SerializationFailure {
+                message: db.message().to_owned(),
+                sql: sql.to_owned(),
+            };
+        }
+        if is_connection_code(code.code()) {
+            return Error::ConnectionLost {
+                sql: Some(sql.to_owned()),
+                source: e.into(),
+            };
+        }
+        return Error::Database {
+            code: Some(code.code().to_owned()),
+            message: db.message().to_owned(),
+            sql: sql.to_owned(),
+        };
+    }
+    if e.is_closed() || is_io(&e) {
+        return Error::ConnectionLost {
+            sql: Some(sql.to_owned()),
+            source: e.into(),
+        };
+    }
+    Error::Database {
+        code: None,
+        message: e.to_string(),
+        sql: sql.to_owned(),
+    }
+}
+
+/// SQLSTATE class 08 (connection exception) and 57P01–57P03 (admin
+/// shutdown, crash shutdown, cannot connect now).
+fn is_connection_code(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
+fn is_io(e: &tokio_postgres::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<std::io::Error>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// True for the errors a stale cached statement raises after a schema
+/// change; re-preparing the statement heals them.
+pub(crate) fn is_stale_statement(e: &tokio_postgres::Error) -> bool {
+    match e.as_db_error() {
+        Some(db) => {
+            (*db.code() == SqlState::FEATURE_NOT_SUPPORTED
+                && db.message().contains("cached plan must not change result type"))
+                || *db.code() == SqlState::INVALID_SQL_STATEMENT_NAME
+        }
+        None => false,
+    }
+}
+
+/// True when the error means the connection itself is gone or unusable.
+pub(crate) fn breaks_connection(e: &Error) -> bool {
+    matches!(e, Error::ConnectionLost { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_codes() {
+        assert!(is_connection_code("08006"));
+        assert!(is_connection_code("57P01"));
+        assert!(!is_connection_code("57014"));
+        assert!(!is_connection_code("23505"));
+    }
+}

@@ -1,0 +1,136 @@
+//! Small lexical helpers over raw SQL text: the leading keyword of a
+//! statement, and `$N` placeholders rewritten for SQLite.
+
+use std::borrow::Cow;
+
+/// Length of the comment or whitespace run starting at `i`, or 0.
+fn skip_trivia(bytes: &[u8], i: usize) -> usize {
+    let mut j = i;
+    loop {
+        match bytes.get(j) {
+            Some(c) if c.is_ascii_whitespace() => j += 1,
+            Some(b'-') if bytes.get(j + 1) == Some(&b'-') => {
+                while j < bytes.len() && bytes[j] != b'\n' {
+                    j += 1;
+                }
+            }
+            Some(b'/') if bytes.get(j + 1) == Some(&b'*') => {
+                j += 2;
+                while j < bytes.len() && !(bytes[j] == b'*' && bytes.get(j + 1) == Some(&b'/')) {
+                    j += 1;
+                }
+                j = (j + 2).min(bytes.len());
+            }
+            _ => return j - i,
+        }
+    }
+}
+
+/// The statement's first keyword as written (empty if none); compare it
+/// with `eq_ignore_ascii_case`.
+pub(crate) fn first_keyword(sql: &str) -> &str {
+    let bytes = sql.as_bytes();
+    let start = skip_trivia(bytes, 0);
+    let len = bytes[start..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    &sql[start..start + len]
+}
+
+/// True when the statement's first keyword is one of `keywords` (upper case).
+pub(crate) fn first_keyword_is(sql: &str, keywords: &[&str]) -> bool {
+    let first = first_keyword(sql);
+    keywords.iter().any(|k| k.eq_ignore_ascii_case(first))
+}
+
+/// Rewrites PostgreSQL-style `$N` placeholders to SQLite's `?N`, leaving
+/// string literals, quoted identifiers and comments untouched. SQLite would
+/// otherwise read `$1` as a *named* parameter and number it by first
+/// appearance, so `$2 … $1` would bind in the wrong order.
+pub(crate) fn rewrite_placeholders_for_sqlite(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let trivia = skip_trivia(bytes, i);
+        if trivia > 0 {
+            i += trivia;
+            continue;
+        }
+        match bytes[i] {
+            quote @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < bytes.len() {
+                    if bytes[i] == quote {
+                        if bytes.get(i + 1) == Some(&quote) {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'[' => {
+                while i < bytes.len() && bytes[i] != b']' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'$' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+                && (i == 0 || !is_ident_byte(bytes[i - 1])) =>
+            {
+                out.push_str(&sql[copied..i]);
+                out.push('?');
+                copied = i + 1;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&sql[copied.min(sql.len())..]);
+    Cow::Owned(out)
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords() {
+        assert_eq!(first_keyword("  select 1"), "select");
+        assert!(first_keyword_is(" begin;", &["START", "BEGIN"]));
+        assert!(!first_keyword_is("BEGINNING", &["BEGIN"]));
+        assert_eq!(first_keyword("-- c\n/* x */ WITH a AS (SELECT 1)"), "WITH");
+        assert_eq!(first_keyword("(SELECT 1)"), "");
+        assert_eq!(first_keyword(""), "");
+    }
+
+    #[test]
+    fn rewrites_only_real_placeholders() {
+        assert_eq!(
+            rewrite_placeholders_for_sqlite("SELECT $1, '$2', \"$3\", $10 -- $4\n/* $5 */ ,a$6"),
+            "SELECT ?1, '$2', \"$3\", ?10 -- $4\n/* $5 */ ,a$6"
+        );
+        assert_eq!(
+            rewrite_placeholders_for_sqlite("SELECT 'it''s $1', $2"),
+            "SELECT 'it''s $1', ?2"
+        );
+        assert!(matches!(
+            rewrite_placeholders_for_sqlite("SELECT ?1"),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(rewrite_placeholders_for_sqlite("SELECT $name"), "SELECT $name");
+        assert_eq!(rewrite_placeholders_for_sqlite("SELECT 'unterminated $1"), "SELECT 'unterminated $1");
+    }
+}

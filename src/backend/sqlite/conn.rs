@@ -1,0 +1,202 @@
+//! Opening SQLite connections and running statements on their workers.
+
+use super::error::map_error;
+use super::types::bind_all;
+use super::worker::Worker;
+use crate::backend::rewrite_placeholders_for_sqlite;
+use crate::error::{Error, Result};
+use crate::row::{Cardinality, FromRow, Row};
+use crate::value::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A hook run on every new SQLite connection, on its worker thread.
+pub(crate) type OnConnect = Arc<dyn Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + Sync>;
+
+/// Where a SQLite database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Location {
+    /// A file, created if missing.
+    File(PathBuf),
+    /// A private in-memory database shared by the pool's connections
+    /// (SQLite's `memdb` VFS under a name unique to this process).
+    Memory(String),
+}
+
+/// How to open the connections of one SQLite database.
+#[derive(Clone)]
+pub(crate) struct SqliteOptions {
+    pub(crate) location: Location,
+    pub(crate) busy_timeout: Duration,
+    pub(crate) synchronous: &'static str,
+    pub(crate) statement_cache: usize,
+    pub(crate) on_connect: Option<OnConnect>,
+}
+
+impl std::fmt::Debug for SqliteOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteOptions")
+            .field("location", &self.location)
+            .field("busy_timeout", &self.busy_timeout)
+            .field("synchronous", &self.synchronous)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a connection may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The single writer: every write of the pool goes through it.
+    Writer,
+    /// A reader: `PRAGMA query_only` refuses writes.
+    Reader,
+}
+
+/// Opens one connection (call on the worker thread).
+pub(crate) fn open(options: &SqliteOptions, role: Role) -> Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let connect_err = |e: rusqlite::Error| Error::Connect { source: e.into() };
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = match &options.location {
+        Location::File(path) => rusqlite::Connection::open_with_flags(path, flags),
+        Location::Memory(name) => rusqlite::Connection::open_with_flags(
+            format!("file:/{name}?vfs=memdb"),
+            flags | OpenFlags::SQLITE_OPEN_URI,
+        ),
+    }
+    .map_err(connect_err)?;
+    conn.busy_timeout(options.busy_timeout).map_err(connect_err)?;
+    conn.set_prepared_statement_cache_capacity(options.statement_cache);
+    let file = matches!(options.location, Location::File(_));
+    if file && role == Role::Writer {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(connect_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Config(format!(
+                "SQLite refused WAL mode (journal_mode is {mode})"
+            )));
+        }
+    }
+    let mut pragmas = format!(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
+        options.synchronous
+    );
+    if role == Role::Reader {
+        pragmas.push_str(" PRAGMA query_only = ON;");
+    }
+    conn.execute_batch(&pragmas).map_err(connect_err)?;
+    if let Some(hook) = &options.on_connect {
+        hook(&conn).map_err(connect_err)?;
+    }
+    Ok(conn)
+}
+
+/// One pooled SQLite connection.
+#[derive(Debug)]
+pub(crate) struct SqliteConn {
+    pub(crate) worker: Worker,
+    pub(crate) last_used: Instant,
+}
+
+impl SqliteConn {
+    /// Starts the worker thread and opens the connection there.
+    pub(crate) async fn connect(options: Arc<SqliteOptions>, role: Role) -> Result<Self> {
+        let worker = Worker::spawn(move || open(&options, role)).await?;
+        Ok(SqliteConn {
+            worker,
+            last_used: Instant::now(),
+        })
+    }
+
+    /// Runs a statement, returning the number of rows it changed.
+    pub(crate) async fn execute(&self, sql: &str, binds: Vec<Value>) -> Result<u64> {
+        let sql = rewrite_placeholders_for_sqlite(sql).into_owned();
+        self.worker
+            .call(move |conn| {
+                let start = Instant::now();
+                let result = execute_on(conn, &sql, &binds);
+                if let Ok(n) = &result {
+                    trace(&sql, *n, start);
+                }
+                result
+            })
+            .await?
+    }
+
+    /// Runs a query and decodes its rows on the worker. With
+    /// `only_if_read_only`, a statement that would write is not run and its
+    /// binds come back as `Ok(Err(binds))` (the caller then sends it to the
+    /// writer).
+    pub(crate) async fn query<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: Vec<Value>,
+        cardinality: Cardinality,
+        only_if_read_only: bool,
+    ) -> Result<std::result::Result<Vec<T>, Vec<Value>>> {
+        let sql = rewrite_placeholders_for_sqlite(sql).into_owned();
+        self.worker
+            .call(move |conn| {
+                let start = Instant::now();
+                let result = query_on::<T>(conn, &sql, binds, cardinality, only_if_read_only);
+                if let Ok(Ok(rows)) = &result {
+                    trace(&sql, rows.len() as u64, start);
+                }
+                result
+            })
+            .await?
+    }
+}
+
+fn execute_on(conn: &rusqlite::Connection, sql: &str, binds: &[Value]) -> Result<u64> {
+    let mut stmt = conn.prepare_cached(sql).map_err(|e| map_error(e, sql))?;
+    bind_all(&mut stmt, binds, sql)?;
+    if stmt.column_count() == 0 {
+        let n = stmt.raw_execute().map_err(|e| map_error(e, sql))?;
+        return Ok(n as u64);
+    }
+    // A statement that returns rows (say `INSERT … RETURNING`): run it to
+    // the end and report the changes.
+    let mut rows = stmt.raw_query();
+    while rows.next().map_err(|e| map_error(e, sql))?.is_some() {}
+    drop(rows);
+    Ok(conn.changes())
+}
+
+fn query_on<T: FromRow>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    binds: Vec<Value>,
+    cardinality: Cardinality,
+    only_if_read_only: bool,
+) -> Result<std::result::Result<Vec<T>, Vec<Value>>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(|e| map_error(e, sql))?;
+    if only_if_read_only && !stmt.readonly() {
+        return Ok(Err(binds));
+    }
+    bind_all(&mut stmt, &binds, sql)?;
+    let limit = cardinality.read_limit();
+    let mut out = Vec::new();
+    let mut rows = stmt.raw_query();
+    while let Some(row) = rows.next().map_err(|e| map_error(e, sql))? {
+        out.push(T::from_row(&Row::sqlite(row))?);
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(Ok(out))
+}
+
+fn trace(sql: &str, rows: u64, start: Instant) {
+    tracing::debug!(
+        target: "sylvan::query",
+        backend = "sqlite",
+        sql,
+        rows,
+        elapsed_us = start.elapsed().as_micros() as u64,
+    );
+}

@@ -1,0 +1,176 @@
+//! The SQLite pool: one writer connection and a set of readers.
+//!
+//! Every write goes through the single writer, so concurrent writers queue
+//! in the pool's FIFO instead of failing with `SQLITE_BUSY`. Reads go to the
+//! readers (which have `PRAGMA query_only` on); a statement routed as a read
+//! that turns out to write is re-run on the writer.
+
+use super::conn::{Location, Role, SqliteConn, SqliteOptions};
+use crate::backend::first_keyword_is;
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::pool::{spawn_reaper, LastError, LastUsed, PoolConfig, PoolStatus};
+use crate::row::{Cardinality, FromRow};
+use crate::value::Value;
+use deadpool::managed::{Manager, Metrics, Pool, RecycleError, RecycleResult};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Statements sent to a reader first.
+const READ_KEYWORDS: &[&str] = &["SELECT", "VALUES", "WITH", "EXPLAIN"];
+
+/// deadpool manager for one role of SQLite connection.
+#[derive(Debug)]
+pub(crate) struct SqliteManager {
+    options: Arc<SqliteOptions>,
+    role: Role,
+    config: PoolConfig,
+    pub(crate) last_error: LastError,
+}
+
+impl LastUsed for SqliteConn {
+    fn last_used(&self) -> Instant {
+        self.last_used
+    }
+}
+
+impl Manager for SqliteManager {
+    type Type = SqliteConn;
+    type Error = Error;
+
+    async fn create(&self) -> Result<SqliteConn> {
+        let result = SqliteConn::connect(Arc::clone(&self.options), self.role).await;
+        if let Err(e) = &result {
+            self.last_error.record(e);
+        }
+        result
+    }
+
+    async fn recycle(&self, conn: &mut SqliteConn, metrics: &Metrics) -> RecycleResult<Error> {
+        if conn.worker.is_broken() {
+            return Err(RecycleError::message("the SQLite worker stopped or panicked"));
+        }
+        if let Some(why) = self.config.expired(metrics.created, conn.last_used) {
+            return Err(RecycleError::message(why));
+        }
+        if conn.worker.may_be_dirty() {
+            // Queued behind whatever a dropped caller left running.
+            conn.worker
+                .call(|c| {
+                    if c.is_autocommit() {
+                        Ok(())
+                    } else {
+                        c.execute_batch("ROLLBACK")
+                    }
+                })
+                .await?
+                .map_err(|e| RecycleError::Backend(super::error::map_error(e, "ROLLBACK")))?;
+        }
+        Ok(())
+    }
+}
+
+/// The pools of one SQLite database.
+#[derive(Debug)]
+pub(crate) struct SqlitePool {
+    writer: Pool<SqliteManager>,
+    readers: Option<Pool<SqliteManager>>,
+    config: PoolConfig,
+    /// Keeps an in-memory database alive while the pool lives, whatever
+    /// happens to the pooled connections.
+    _anchor: Option<SqliteConn>,
+}
+
+impl SqlitePool {
+    /// Builds the pools and opens the writer (which sets WAL mode on a
+    /// file), so a bad path fails here.
+    pub(crate) async fn connect(options: SqliteOptions, config: PoolConfig) -> Result<Self> {
+        let options = Arc::new(options);
+        let manager = |role| SqliteManager {
+            options: Arc::clone(&options),
+            role,
+            config: config.clone(),
+            last_error: LastError::default(),
+        };
+        let anchor = match options.location {
+            Location::Memory(_) => Some(SqliteConn::connect(Arc::clone(&options), Role::Writer).await?),
+            Location::File(_) => None,
+        };
+        let writer = config.build(manager(Role::Writer), 1)?;
+        let readers = match config.max_size_value() {
+            1 => None,
+            n => Some(config.build(manager(Role::Reader), n - 1)?),
+        };
+        let pool = SqlitePool {
+            writer,
+            readers,
+            config: config.clone(),
+            _anchor: anchor,
+        };
+        drop(pool.writer().await?);
+        spawn_reaper(&pool.writer, &config);
+        if let Some(readers) = &pool.readers {
+            spawn_reaper(readers, &config);
+        }
+        Ok(pool)
+    }
+
+    async fn checkout(&self, pool: &Pool<SqliteManager>) -> Result<Connection> {
+        match pool.get().await {
+            Ok(obj) => Ok(Connection::sqlite(obj)),
+            Err(e) => Err(self.config.map_error(e, &pool.manager().last_error)),
+        }
+    }
+
+    /// The writer connection.
+    pub(crate) async fn writer(&self) -> Result<Connection> {
+        self.checkout(&self.writer).await
+    }
+
+    /// A reader connection (the writer when the pool has no readers).
+    pub(crate) async fn reader(&self) -> Result<Connection> {
+        match &self.readers {
+            Some(readers) => self.checkout(readers).await,
+            None => self.writer().await,
+        }
+    }
+
+    /// Runs a query on a reader when it only reads, else on the writer.
+    pub(crate) async fn query<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: Vec<Value>,
+        cardinality: Cardinality,
+    ) -> Result<Vec<T>> {
+        let mut binds = binds;
+        if self.readers.is_some() && first_keyword_is(sql, READ_KEYWORDS) {
+            let conn = self.reader().await?;
+            match conn.sqlite_conn()?.query(sql, binds, cardinality, true).await? {
+                Ok(rows) => return Ok(rows),
+                Err(back) => binds = back,
+            }
+        }
+        let conn = self.writer().await?;
+        let rows = conn.sqlite_conn()?.query(sql, binds, cardinality, false).await?;
+        rows.map_err(|_| Error::Config("a statement was refused by the writer".into()))
+    }
+
+    pub(crate) fn status(&self) -> PoolStatus {
+        let writer = PoolStatus::of(&self.writer);
+        match &self.readers {
+            Some(readers) => writer.add(PoolStatus::of(readers)),
+            None => writer,
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        self.writer.close();
+        if let Some(readers) = &self.readers {
+            readers.close();
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.writer.is_closed()
+    }
+}

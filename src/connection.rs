@@ -1,0 +1,163 @@
+//! A connection checked out of the pool.
+
+use crate::backend::postgres::{PgConn, PgManager};
+use crate::backend::sqlite::{SqliteConn, SqliteManager};
+use crate::backend::Dialect;
+use crate::error::{Error, Result};
+use crate::executor::private::Run;
+use crate::row::{Cardinality, FromRow};
+use crate::value::Value;
+use deadpool::managed::Object;
+use std::time::Instant;
+
+/// A pooled connection, returned to the pool when dropped.
+///
+/// It runs every statement it is given on its one connection, which makes it
+/// the place for session state. On SQLite, [`Database::acquire`](crate::Database::acquire)
+/// hands out the single writer (hold it briefly: other writers wait for it)
+/// and [`Database::acquire_reader`](crate::Database::acquire_reader) a
+/// read-only connection.
+///
+/// Dropping it at any point is safe: a statement still running is
+/// interrupted (SQLite) or cancelled and the connection discarded
+/// (PostgreSQL), and an open transaction is rolled back before anyone else
+/// gets the connection.
+#[derive(Debug)]
+pub struct Connection {
+    inner: Option<Inner>,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Sqlite(Object<SqliteManager>),
+    Postgres(Object<PgManager>),
+}
+
+impl Connection {
+    pub(crate) fn sqlite(obj: Object<SqliteManager>) -> Self {
+        Connection {
+            inner: Some(Inner::Sqlite(obj)),
+        }
+    }
+
+    pub(crate) fn postgres(obj: Object<PgManager>) -> Self {
+        Connection {
+            inner: Some(Inner::Postgres(obj)),
+        }
+    }
+
+    fn inner(&self) -> Result<&Inner> {
+        self.inner.as_ref().ok_or(Error::PoolClosed)
+    }
+
+    pub(crate) fn sqlite_conn(&self) -> Result<&SqliteConn> {
+        match self.inner()? {
+            Inner::Sqlite(c) => Ok(c),
+            Inner::Postgres(_) => Err(unsupported("postgres", "a SQLite operation")),
+        }
+    }
+
+    pub(crate) fn pg_conn(&self) -> Result<&PgConn> {
+        match self.inner()? {
+            Inner::Postgres(c) => Ok(c),
+            Inner::Sqlite(_) => Err(unsupported("sqlite", "a PostgreSQL operation")),
+        }
+    }
+
+    /// The SQL dialect of this connection's backend.
+    pub fn dialect(&self) -> Dialect {
+        match self.inner {
+            Some(Inner::Postgres(_)) => Dialect::Postgres,
+            _ => Dialect::Sqlite,
+        }
+    }
+
+    /// Runs `f` against the raw rusqlite connection on its worker thread —
+    /// the escape hatch for what Sylvan does not wrap (custom functions,
+    /// backups, pragmas). SQLite only; on PostgreSQL it returns
+    /// [`Error::Unsupported`].
+    ///
+    /// A panic in `f` is caught on the worker and returned as
+    /// [`Error::WorkerPanicked`]; that connection is then discarded.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = sylvan::Database::connect("sqlite::memory:").await?;
+    /// let conn = db.acquire().await?;
+    /// let version: String = conn
+    ///     .interact(|c| c.query_row("SELECT sqlite_version()", [], |r| r.get(0)))
+    ///     .await??;
+    /// assert!(version.starts_with('3'));
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
+    pub async fn interact<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.sqlite_conn()?.worker.call(f).await
+    }
+}
+
+fn unsupported(backend: &'static str, what: &str) -> Error {
+    Error::Unsupported {
+        backend,
+        what: what.to_owned(),
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        match self.inner.take() {
+            Some(Inner::Sqlite(mut obj)) => {
+                if obj.worker.is_broken() {
+                    drop(Object::take(obj));
+                } else {
+                    obj.last_used = Instant::now();
+                }
+            }
+            Some(Inner::Postgres(mut obj)) => {
+                if obj.is_unusable() {
+                    // Out of the pool now, not at the next checkout.
+                    let conn = Object::take(obj);
+                    if tokio::runtime::Handle::try_current().is_ok() {
+                        conn.cancel_in_background();
+                    }
+                } else {
+                    obj.last_used = Instant::now();
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+impl Run for Connection {
+    async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
+        let binds = binds?;
+        match self.inner()? {
+            Inner::Sqlite(c) => c.execute(sql, binds).await,
+            Inner::Postgres(c) => c.execute(sql, &binds).await,
+        }
+    }
+
+    async fn run_query<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: Result<Vec<Value>>,
+        cardinality: Cardinality,
+    ) -> Result<Vec<T>> {
+        let binds = binds?;
+        match self.inner()? {
+            Inner::Sqlite(c) => c
+                .query(sql, binds, cardinality, false)
+                .await?
+                .map_err(|_| Error::Config("a statement was refused".into())),
+            Inner::Postgres(c) => c.query(sql, &binds, cardinality).await,
+        }
+    }
+
+    fn run_dialect(&self) -> Dialect {
+        self.dialect()
+    }
+}

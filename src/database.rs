@@ -1,0 +1,236 @@
+//! `Database`: a pooled handle over either backend, picked by URL.
+
+use crate::backend::postgres::PgPool;
+use crate::backend::sqlite::{OnConnect, SqlitePool};
+use crate::backend::Dialect;
+use crate::connection::Connection;
+use crate::error::Result;
+use crate::executor::private::Run;
+use crate::options::{ConnectOptions, Target};
+use crate::pool::{PoolConfig, PoolStatus};
+use crate::row::{Cardinality, FromRow};
+use crate::value::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A database: a connection pool over SQLite or PostgreSQL, chosen by the
+/// URL. Cheap to clone (clones share the pool).
+///
+/// Every [`Executor`](crate::Executor) call on a `Database` checks a
+/// connection out for that statement and returns it. On SQLite, reads
+/// (`SELECT`, `VALUES`, `WITH`, `EXPLAIN` that do not write) spread over the
+/// reader connections, and everything else goes through the single writer.
+///
+/// ```
+/// use sylvan::prelude::*;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let db = Database::connect("sqlite::memory:").await?;
+/// let two: i64 = db.fetch_one("SELECT 1 + $1", (1,)).await?;
+/// assert_eq!(two, 2);
+/// assert_eq!(db.dialect(), sylvan::Dialect::Sqlite);
+/// # Ok::<_, sylvan::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Database {
+    /// Connects with the settings in `url` (see [the URL table](crate#connection-urls)).
+    /// Opens one connection before returning, so a wrong path, host or
+    /// password fails here.
+    pub async fn connect(url: &str) -> Result<Database> {
+        Database::builder(url).connect().await
+    }
+
+    /// A builder for settings beyond the URL.
+    pub fn builder(url: &str) -> DatabaseBuilder {
+        DatabaseBuilder {
+            url: url.to_owned(),
+            pool: None,
+            busy_timeout: None,
+            on_connect: None,
+        }
+    }
+
+    /// The SQL dialect of the backend.
+    pub fn dialect(&self) -> Dialect {
+        match *self.inner {
+            Inner::Sqlite(_) => Dialect::Sqlite,
+            Inner::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Checks out a connection (on SQLite: the writer).
+    pub async fn acquire(&self) -> Result<Connection> {
+        match &*self.inner {
+            Inner::Sqlite(pool) => pool.writer().await,
+            Inner::Postgres(pool) => pool.get().await,
+        }
+    }
+
+    /// Checks out a connection for reading: on SQLite a reader (which
+    /// refuses writes), on PostgreSQL the same as [`Database::acquire`].
+    pub async fn acquire_reader(&self) -> Result<Connection> {
+        match &*self.inner {
+            Inner::Sqlite(pool) => pool.reader().await,
+            Inner::Postgres(pool) => pool.get().await,
+        }
+    }
+
+    /// Runs `f` against the SQLite writer connection on its worker thread.
+    /// See [`Connection::interact`].
+    pub async fn interact<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.acquire().await?.interact(f).await
+    }
+
+    /// A snapshot of the pool (on SQLite, writer and readers together).
+    pub fn status(&self) -> PoolStatus {
+        match &*self.inner {
+            Inner::Sqlite(pool) => pool.status(),
+            Inner::Postgres(pool) => pool.status(),
+        }
+    }
+
+    /// Closes the pool: every waiting and future checkout fails at once with
+    /// [`Error::PoolClosed`]; connections close as they come back.
+    pub fn close(&self) {
+        match &*self.inner {
+            Inner::Sqlite(pool) => pool.close(),
+            Inner::Postgres(pool) => pool.close(),
+        }
+    }
+
+    /// True once [`Database::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        match &*self.inner {
+            Inner::Sqlite(pool) => pool.is_closed(),
+            Inner::Postgres(pool) => pool.is_closed(),
+        }
+    }
+}
+
+impl Run for Database {
+    async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
+        let binds = binds?;
+        self.acquire().await?.run_execute(sql, Ok(binds)).await
+    }
+
+    async fn run_query<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: Result<Vec<Value>>,
+        cardinality: Cardinality,
+    ) -> Result<Vec<T>> {
+        let binds = binds?;
+        match &*self.inner {
+            Inner::Sqlite(pool) => pool.query(sql, binds, cardinality).await,
+            Inner::Postgres(pool) => {
+                let conn = pool.get().await?;
+                conn.pg_conn()?.query(sql, &binds, cardinality).await
+            }
+        }
+    }
+
+    fn run_dialect(&self) -> Dialect {
+        self.dialect()
+    }
+}
+
+/// Settings for [`Database`] beyond its URL. Values set here override the
+/// URL's.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::time::Duration;
+/// let db = sylvan::Database::builder("sqlite::memory:")
+///     .pool(sylvan::PoolConfig::default().max_size(2).wait_timeout(Duration::from_secs(1)))
+///     .connect()
+///     .await?;
+/// assert_eq!(db.status().max_size, 2);
+/// # Ok::<_, sylvan::Error>(()) }).unwrap();
+/// ```
+#[must_use = "a builder does nothing until .connect() is awaited"]
+pub struct DatabaseBuilder {
+    url: String,
+    pool: Option<PoolConfig>,
+    busy_timeout: Option<Duration>,
+    on_connect: Option<OnConnect>,
+}
+
+impl std::fmt::Debug for DatabaseBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseBuilder")
+            .field("pool", &self.pool)
+            .field("busy_timeout", &self.busy_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DatabaseBuilder {
+    /// Pool settings (replacing any `pool_*` URL parameters).
+    pub fn pool(mut self, config: PoolConfig) -> Self {
+        self.pool = Some(config);
+        self
+    }
+
+    /// SQLite's busy timeout (how long a connection waits on a lock held by
+    /// another process). Ignored on PostgreSQL.
+    pub fn sqlite_busy_timeout(mut self, d: Duration) -> Self {
+        self.busy_timeout = Some(d);
+        self
+    }
+
+    /// A hook run on every new SQLite connection, on its worker thread,
+    /// after Sylvan's own pragmas: register functions, set pragmas. Ignored
+    /// on PostgreSQL.
+    pub fn sqlite_on_connect<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + Sync + 'static,
+    {
+        self.on_connect = Some(Arc::new(hook));
+        self
+    }
+
+    /// Builds the pool and opens a first connection.
+    pub async fn connect(self) -> Result<Database> {
+        let ConnectOptions { target, pool } = ConnectOptions::parse(&self.url)?;
+        let pool = self.pool.unwrap_or(pool);
+        pool.validate()?;
+        let inner = match target {
+            Target::Sqlite(mut options) => {
+                if let Some(d) = self.busy_timeout {
+                    options.busy_timeout = d;
+                }
+                options.on_connect = self.on_connect;
+                Inner::Sqlite(SqlitePool::connect(options, pool).await?)
+            }
+            Target::Postgres(config) => Inner::Postgres(PgPool::connect(*config, pool).await?),
+        };
+        Ok(Database {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn is<T: Send + Sync>() {}
+        is::<Database>();
+        is::<Connection>();
+    }
+}

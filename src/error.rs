@@ -1,0 +1,335 @@
+//! The one error type of Sylvan.
+//!
+//! Callers tell failures apart by variant and by predicate
+//! ([`Error::is_retryable`], [`Error::is_unique_violation`], …), never by
+//! parsing messages. Query errors carry the SQL text; bind values never appear
+//! in an error, since they may be secrets.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A boxed cause from a driver or the operating system.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result<T, sylvan::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The kind of integrity constraint a statement violated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConstraintKind {
+    /// A UNIQUE or PRIMARY KEY constraint (SQLSTATE 23505, `SQLITE_CONSTRAINT_UNIQUE` / `_PRIMARYKEY`).
+    Unique,
+    /// A FOREIGN KEY constraint (SQLSTATE 23503, `SQLITE_CONSTRAINT_FOREIGNKEY`).
+    ForeignKey,
+    /// A NOT NULL constraint (SQLSTATE 23502, `SQLITE_CONSTRAINT_NOTNULL`).
+    NotNull,
+    /// A CHECK constraint (SQLSTATE 23514, `SQLITE_CONSTRAINT_CHECK`).
+    Check,
+}
+
+impl fmt::Display for ConstraintKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConstraintKind::Unique => "unique",
+            ConstraintKind::ForeignKey => "foreign key",
+            ConstraintKind::NotNull => "not null",
+            ConstraintKind::Check => "check",
+        })
+    }
+}
+
+/// Which phase of a pool checkout ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutPhase {
+    /// Waiting for a free slot in the pool.
+    Wait,
+    /// Opening a new connection.
+    Create,
+    /// Checking an idle connection before handing it out.
+    Recycle,
+}
+
+impl fmt::Display for TimeoutPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutPhase::Wait => "waiting for a free connection",
+            TimeoutPhase::Create => "opening a new connection",
+            TimeoutPhase::Recycle => "checking an idle connection",
+        })
+    }
+}
+
+/// Every failure Sylvan reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A query that must return a row returned none.
+    #[error("no row found")]
+    NotFound,
+
+    /// A query that must return one row returned more.
+    #[error("more than one row found where one was expected")]
+    TooManyRows,
+
+    /// A pool checkout did not finish in time.
+    #[error("pool timed out {phase} after {timeout:?}{}", last_error.as_ref().map(|e| format!(" (last connection error: {e})")).unwrap_or_default())]
+    PoolTimeout {
+        /// The phase that timed out.
+        phase: TimeoutPhase,
+        /// The configured timeout of that phase.
+        timeout: Duration,
+        /// The last error seen while opening a connection, if any.
+        last_error: Option<String>,
+    },
+
+    /// The pool was closed with [`crate::Database::close`].
+    #[error("the pool is closed")]
+    PoolClosed,
+
+    /// The connection to the database broke (I/O error, server shutdown,
+    /// terminated backend). Retrying on a new connection may succeed.
+    #[error("connection lost{}", sql.as_ref().map(|s| format!(" while running `{s}`")).unwrap_or_default())]
+    ConnectionLost {
+        /// The statement that was running, if any.
+        sql: Option<String>,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// Opening a connection failed.
+    #[error("could not connect to the database")]
+    Connect {
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A statement violated an integrity constraint.
+    #[error("{kind} constraint violated{}{}: {message} (in `{sql}`)",
+        constraint.as_ref().map(|c| format!(" ({c})")).unwrap_or_default(),
+        table.as_ref().map(|t| format!(" on table {t}")).unwrap_or_default())]
+    Constraint {
+        /// Which kind of constraint.
+        kind: ConstraintKind,
+        /// The constraint's name, where the backend reports it (PostgreSQL does; SQLite does not).
+        constraint: Option<String>,
+        /// The table, where the backend reports it.
+        table: Option<String>,
+        /// The database's message.
+        message: String,
+        /// The statement.
+        sql: String,
+    },
+
+    /// A transaction could not be serialized (SQLSTATE 40001) or was chosen as
+    /// a deadlock victim (40P01); retrying the whole transaction may succeed.
+    #[error("serialization failure or deadlock: {message} (in `{sql}`)")]
+    SerializationFailure {
+        /// The database's message.
+        message: String,
+        /// The statement.
+        sql: String,
+    },
+
+    /// Any other error the database reported for a statement.
+    #[error("database error{}: {message} (in `{sql}`)", code.as_ref().map(|c| format!(" {c}")).unwrap_or_default())]
+    Database {
+        /// SQLSTATE on PostgreSQL; the extended result code name on SQLite.
+        code: Option<String>,
+        /// The database's message.
+        message: String,
+        /// The statement.
+        sql: String,
+    },
+
+    /// The statement has a different number of placeholders than binds given.
+    #[error("statement expects {expected} bind parameter(s) but {given} were given (in `{sql}`)")]
+    BindCount {
+        /// Placeholders in the statement.
+        expected: usize,
+        /// Values given.
+        given: usize,
+        /// The statement.
+        sql: String,
+    },
+
+    /// A bind value cannot be stored faithfully by the backend.
+    #[error("bind parameter {index} cannot be stored: {reason}")]
+    InvalidValue {
+        /// 1-based position of the bind.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+
+    /// A Rust value cannot become a SQL value (e.g. a `u64` above `i64::MAX`).
+    #[error("value cannot be represented in SQL: {reason}")]
+    Encode {
+        /// Why.
+        reason: String,
+    },
+
+    /// A column's value cannot be decoded into the requested Rust type.
+    #[error("cannot decode column {column} as {expected}: {actual}")]
+    Decode {
+        /// The column index (0-based) and, where known, its name.
+        column: String,
+        /// The Rust type requested.
+        expected: &'static str,
+        /// What was found instead.
+        actual: String,
+    },
+
+    /// A connection URL or a configuration value is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// The operation is not available on this backend.
+    #[error("not supported by the {backend} backend: {what}")]
+    Unsupported {
+        /// The backend's name.
+        backend: &'static str,
+        /// What was asked.
+        what: String,
+    },
+
+    /// A user closure given to `interact` panicked on the worker thread.
+    #[error("a closure panicked on the SQLite worker thread")]
+    WorkerPanicked,
+}
+
+impl Error {
+    /// True when retrying the operation (for a transaction: the whole
+    /// transaction) may succeed: lost connections, serialization failures,
+    /// deadlocks and pool timeouts.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::ConnectionLost { .. }
+                | Error::SerializationFailure { .. }
+                | Error::PoolTimeout { .. }
+        )
+    }
+
+    /// True for [`Error::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound)
+    }
+
+    /// The violated constraint's kind, if this is a constraint violation.
+    pub fn constraint_kind(&self) -> Option<ConstraintKind> {
+        match self {
+            Error::Constraint { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// True for a UNIQUE or PRIMARY KEY violation.
+    pub fn is_unique_violation(&self) -> bool {
+        self.constraint_kind() == Some(ConstraintKind::Unique)
+    }
+
+    /// True for a FOREIGN KEY violation.
+    pub fn is_foreign_key_violation(&self) -> bool {
+        self.constraint_kind() == Some(ConstraintKind::ForeignKey)
+    }
+
+    /// True for a NOT NULL violation.
+    pub fn is_not_null_violation(&self) -> bool {
+        self.constraint_kind() == Some(ConstraintKind::NotNull)
+    }
+
+    /// True for a CHECK violation.
+    pub fn is_check_violation(&self) -> bool {
+        self.constraint_kind() == Some(ConstraintKind::Check)
+    }
+
+    /// True when the connection broke.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, Error::ConnectionLost { .. })
+    }
+
+    /// The SQL text of the statement that failed, where there is one.
+    pub fn sql(&self) -> Option<&str> {
+        match self {
+            Error::Constraint { sql, .. }
+            | Error::SerializationFailure { sql, .. }
+            | Error::Database { sql, .. }
+            | Error::BindCount { sql, .. } => Some(sql),
+            Error::ConnectionLost { sql, .. } => sql.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn decode(column: usize, expected: &'static str, actual: impl Into<String>) -> Self {
+        Error::Decode {
+            column: column.to_string(),
+            expected,
+            actual: actual.into(),
+        }
+    }
+}
+
+/// Turns a not-found error into `Ok(None)`.
+///
+/// ```
+/// use sylvan::{Error, OptionalExt};
+/// let r: Result<i32, Error> = Err(Error::NotFound);
+/// assert_eq!(r.optional().unwrap(), None);
+/// ```
+pub trait OptionalExt<T> {
+    /// `Err(Error::NotFound)` becomes `Ok(None)`; `Ok(v)` becomes `Ok(Some(v))`;
+    /// other errors stay errors.
+    fn optional(self) -> Result<Option<T>>;
+}
+
+impl<T> OptionalExt<T> for Result<T> {
+    fn optional(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predicates() {
+        let e = Error::Constraint {
+            kind: ConstraintKind::Unique,
+            constraint: Some("users_email_key".into()),
+            table: Some("users".into()),
+            message: "duplicate".into(),
+            sql: "INSERT".into(),
+        };
+        assert!(e.is_unique_violation());
+        assert!(!e.is_retryable());
+        assert_eq!(e.sql(), Some("INSERT"));
+        let msg = e.to_string();
+        assert!(msg.contains("users_email_key") && msg.contains("users"), "{msg}");
+        assert!(Error::SerializationFailure {
+            message: String::new(),
+            sql: String::new()
+        }
+        .is_retryable());
+    }
+
+    #[test]
+    fn pool_timeout_message_names_phase_and_cause() {
+        let e = Error::PoolTimeout {
+            phase: TimeoutPhase::Create,
+            timeout: Duration::from_secs(1),
+            last_error: Some("connection refused".into()),
+        };
+        let msg = e.to_string();
+        assert!(msg.contains("opening a new connection"), "{msg}");
+        assert!(msg.contains("connection refused"), "{msg}");
+    }
+}

@@ -1,0 +1,127 @@
+//! The one trait every place that runs SQL implements.
+
+use crate::backend::Dialect;
+use crate::error::{Error, Result};
+use crate::row::{Cardinality, FromRow};
+use crate::value::Binds;
+use std::future::Future;
+
+pub(crate) mod private {
+    use super::*;
+    use crate::value::Value;
+
+    /// What an executor must provide; sealed so the set stays ours.
+    pub trait Run: Send + Sync {
+        fn run_execute(
+            &self,
+            sql: &str,
+            binds: Result<Vec<Value>>,
+        ) -> impl Future<Output = Result<u64>> + Send;
+
+        fn run_query<T: FromRow>(
+            &self,
+            sql: &str,
+            binds: Result<Vec<Value>>,
+            cardinality: Cardinality,
+        ) -> impl Future<Output = Result<Vec<T>>> + Send;
+
+        fn run_dialect(&self) -> Dialect;
+    }
+
+    impl<E: Run> Run for &E {
+        fn run_execute(
+            &self,
+            sql: &str,
+            binds: Result<Vec<Value>>,
+        ) -> impl Future<Output = Result<u64>> + Send {
+            (**self).run_execute(sql, binds)
+        }
+
+        fn run_query<T: FromRow>(
+            &self,
+            sql: &str,
+            binds: Result<Vec<Value>>,
+            cardinality: Cardinality,
+        ) -> impl Future<Output = Result<Vec<T>>> + Send {
+            (**self).run_query(sql, binds, cardinality)
+        }
+
+        fn run_dialect(&self) -> Dialect {
+            (**self).run_dialect()
+        }
+    }
+}
+
+/// Runs raw SQL with binds: implemented by [`Database`](crate::Database)
+/// (each call checks a connection out of the pool) and by a checked-out
+/// [`Connection`](crate::Connection).
+///
+/// **Placeholders**: write `$1`, `$2`, … on both backends. PostgreSQL reads
+/// them natively; on SQLite Sylvan rewrites them to `?1`, `?2`, … (outside
+/// string literals, quoted identifiers and comments). Every value is a bind;
+/// nothing is ever spliced into the SQL text.
+///
+/// On PostgreSQL a parameter's type is inferred from the statement: cast
+/// where the server cannot infer it (`SELECT $1::bigint`).
+///
+/// ```
+/// use sylvan::prelude::*;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let db = Database::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)", ()).await?;
+/// db.execute("INSERT INTO t (id, name) VALUES ($1, $2)", (1, "ada")).await?;
+/// let rows: Vec<(i64, String)> = db.fetch_all("SELECT id, name FROM t", ()).await?;
+/// assert_eq!(rows, vec![(1, "ada".to_string())]);
+/// let missing: Option<String> = db.fetch_optional("SELECT name FROM t WHERE id = $1", (2,)).await?;
+/// assert_eq!(missing, None);
+/// # Ok::<_, sylvan::Error>(()) }).unwrap();
+/// ```
+pub trait Executor: private::Run {
+    /// Runs a statement and returns the number of rows it changed.
+    fn execute<B: Binds>(&self, sql: &str, binds: B) -> impl Future<Output = Result<u64>> + Send {
+        self.run_execute(sql, binds.into_values())
+    }
+
+    /// Runs a query and decodes every row.
+    fn fetch_all<T: FromRow, B: Binds>(
+        &self,
+        sql: &str,
+        binds: B,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send {
+        self.run_query(sql, binds.into_values(), Cardinality::All)
+    }
+
+    /// Runs a query that must return exactly one row: none is
+    /// [`Error::NotFound`], more is [`Error::TooManyRows`].
+    fn fetch_one<T: FromRow, B: Binds>(
+        &self,
+        sql: &str,
+        binds: B,
+    ) -> impl Future<Output = Result<T>> + Send {
+        let rows = self.run_query(sql, binds.into_values(), Cardinality::One);
+        async move { single(rows.await?, Cardinality::One)?.ok_or(Error::NotFound) }
+    }
+
+    /// Runs a query that returns zero or one row; more is
+    /// [`Error::TooManyRows`].
+    fn fetch_optional<T: FromRow, B: Binds>(
+        &self,
+        sql: &str,
+        binds: B,
+    ) -> impl Future<Output = Result<Option<T>>> + Send {
+        let rows = self.run_query(sql, binds.into_values(), Cardinality::Optional);
+        async move { single(rows.await?, Cardinality::Optional) }
+    }
+
+    /// The SQL dialect statements must be written in.
+    fn dialect(&self) -> Dialect {
+        self.run_dialect()
+    }
+}
+
+impl<E: private::Run> Executor for E {}
+
+fn single<T>(mut rows: Vec<T>, cardinality: Cardinality) -> Result<Option<T>> {
+    cardinality.check(&rows)?;
+    Ok(rows.pop())
+}

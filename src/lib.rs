@@ -1,0 +1,50 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Connection URLs
+//!
+//! | URL | database |
+//! |---|---|
+//! | `sqlite::memory:` (or `sqlite://:memory:`) | a private in-memory database, shared by all the pool's connections, alive while the pool lives |
+//! | `sqlite://relative/path.db` | a file relative to the working directory, created if missing, in WAL mode |
+//! | `sqlite:///absolute/path.db` | an absolute file path |
+//! | `postgres://user:pass@host:port/db?…` (or `postgresql://`) | a PostgreSQL server; libpq-style parameters such as `application_name`, `connect_timeout` and `options` pass through to tokio-postgres |
+//!
+//! Pool parameters, on either backend: `pool_max_size`, `pool_wait_timeout`,
+//! `pool_create_timeout`, `pool_recycle_timeout`, `pool_max_lifetime`,
+//! `pool_idle_timeout` (see [`PoolConfig`] for defaults). Durations are
+//! `250ms`, `5s`, `2m`, or a bare number of seconds; `off` disables a
+//! lifetime or idle timeout. SQLite also takes `busy_timeout` (default 5s),
+//! `synchronous` (`off`, `normal` — the default, durable across application
+//! crashes in WAL mode but not across power loss —, `full`, `extra`) and
+//! `statement_cache` (prepared statements kept per connection, default 128).
+//! A bad URL or value is an [`Error::Config`] naming it (passwords redacted).
+
+mod backend;
+mod connection;
+mod database;
+mod error;
+mod executor;
+mod options;
+mod pool;
+mod row;
+mod value;
+
+pub use backend::{Backend, Dialect, Postgres, Sqlite};
+pub use connection::Connection;
+pub use database::{Database, DatabaseBuilder};
+pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPhase};
+pub use executor::Executor;
+pub use pool::{PoolConfig, PoolStatus};
+pub use row::{FromRow, Row};
+pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
+
+/// The `#[derive(Model)]` macro.
+pub use sylvan_derive::Model;
+
+/// The rusqlite crate Sylvan is built on, for [`Connection::interact`] closures.
+pub use rusqlite;
+
+/// What most programs need: `use sylvan::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Database, Error, Executor, OptionalExt, Result};
+}

@@ -1,0 +1,162 @@
+//! Result rows and decoding them into Rust types.
+
+use crate::error::{Error, Result};
+use crate::value::{Decode, ValueRef};
+
+/// One result row, borrowed from the backend while it is decoded.
+///
+/// On SQLite the row is decoded on the connection's worker thread, so no
+/// copy of the row crosses threads: only the decoded Rust value does.
+pub struct Row<'r> {
+    inner: RowInner<'r>,
+}
+
+enum RowInner<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r tokio_postgres::Row),
+}
+
+impl std::fmt::Debug for Row<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Row").field("columns", &self.len()).finish()
+    }
+}
+
+impl<'r> Row<'r> {
+    pub(crate) fn sqlite(row: &'r rusqlite::Row<'r>) -> Self {
+        Row {
+            inner: RowInner::Sqlite(row),
+        }
+    }
+
+    pub(crate) fn postgres(row: &'r tokio_postgres::Row) -> Self {
+        Row {
+            inner: RowInner::Postgres(row),
+        }
+    }
+
+    /// Number of columns.
+    pub fn len(&self) -> usize {
+        match self.inner {
+            RowInner::Sqlite(r) => r.as_ref().column_count(),
+            RowInner::Postgres(r) => r.len(),
+        }
+    }
+
+    /// True when the row has no columns.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The name of column `index`, if it exists.
+    pub fn column_name(&self, index: usize) -> Option<&str> {
+        match self.inner {
+            RowInner::Sqlite(r) => r.as_ref().column_name(index).ok(),
+            RowInner::Postgres(r) => r.columns().get(index).map(|c| c.name()),
+        }
+    }
+
+    /// The raw value of column `index`.
+    pub fn value_ref(&self, index: usize) -> Result<ValueRef<'_>> {
+        match self.inner {
+            RowInner::Sqlite(r) => crate::backend::sqlite::value_ref(r, index),
+            RowInner::Postgres(r) => crate::backend::postgres::value_ref(r, index),
+        }
+    }
+
+    /// Decodes column `index` (0-based) into `T`.
+    ///
+    /// A mismatch is an [`Error::Decode`] naming the column, the Rust type and
+    /// what was found (never the value itself).
+    pub fn get<T: Decode>(&self, index: usize) -> Result<T> {
+        let value = self.value_ref(index)?;
+        T::decode(value).map_err(|actual| Error::Decode {
+            column: match self.column_name(index) {
+                Some(name) => format!("{index} ({name})"),
+                None => index.to_string(),
+            },
+            expected: T::TYPE_NAME,
+            actual,
+        })
+    }
+}
+
+/// A type that can be built from one result row.
+///
+/// Implemented for every [`Decode`] type (first column) and for tuples of up
+/// to 16 of them (columns in order). `#[derive(Model)]` implements it for
+/// models.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be built from a result row",
+    label = "not a row type",
+    note = "use a decodable type (i64, String, …), a tuple of them, or a #[derive(Model)] struct"
+)]
+pub trait FromRow: Sized + Send + 'static {
+    /// Builds a value from a row.
+    fn from_row(row: &Row<'_>) -> Result<Self>;
+}
+
+impl<T: Decode + Send + 'static> FromRow for T {
+    fn from_row(row: &Row<'_>) -> Result<Self> {
+        row.get(0)
+    }
+}
+
+macro_rules! tuple_from_row {
+    ($($name:ident $idx:tt)+) => {
+        impl<$($name: Decode + Send + 'static),+> FromRow for ($($name,)+) {
+            fn from_row(row: &Row<'_>) -> Result<Self> {
+                Ok(($(row.get::<$name>($idx)?,)+))
+            }
+        }
+    };
+}
+
+tuple_from_row!(A 0);
+tuple_from_row!(A 0 B 1);
+tuple_from_row!(A 0 B 1 C 2);
+tuple_from_row!(A 0 B 1 C 2 D 3);
+tuple_from_row!(A 0 B 1 C 2 D 3 E 4);
+tuple_from_row!(A 0 B 1 C 2 D 3 E 4 F 5);
+tuple_from_row!(A 0 B 1 C 2 D 3 E 4 F 5 G 6);
+tuple_from_row!(A 0 B 1 C 2 D 3 E 4 F 5 G 6 H 7);
+tuple_from_row!(A 0 B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8);
+tuple_from_row!(A 0 B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9);
+tuple_from_row!(A 0 B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9 K 10);
+tuple_from_row!(A 0 B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9 K 10 L 11);
+tuple_from_row!(A 0 B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9 K 10 L 11 M 12);
+tuple_from_row!(A 0 B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9 K 10 L 11 M 12 N 13);
+tuple_from_row!(A 0 B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9 K 10 L 11 M 12 N 13 O 14);
+tuple_from_row!(A 0 B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9 K 10 L 11 M 12 N 13 O 14 P 15);
+
+/// How many rows a fetch expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cardinality {
+    /// Every row.
+    All,
+    /// Exactly one.
+    One,
+    /// Zero or one.
+    Optional,
+}
+
+impl Cardinality {
+    /// How many rows to read at most: one past the expected count, to tell
+    /// "more than one" apart.
+    pub(crate) fn read_limit(self) -> usize {
+        match self {
+            Cardinality::All => usize::MAX,
+            Cardinality::One | Cardinality::Optional => 2,
+        }
+    }
+
+    /// Checks the number of rows read.
+    pub(crate) fn check<T>(self, rows: &[T]) -> Result<()> {
+        match (self, rows.len()) {
+            (Cardinality::All, _) => Ok(()),
+            (Cardinality::One, 0) => Err(Error::NotFound),
+            (_, n) if n > 1 => Err(Error::TooManyRows),
+            _ => Ok(()),
+        }
+    }
+}
