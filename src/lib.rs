@@ -24,6 +24,7 @@ mod connection;
 mod database;
 mod error;
 mod executor;
+mod model;
 mod options;
 mod pool;
 mod row;
@@ -34,11 +35,12 @@ pub use connection::Connection;
 pub use database::{Database, DatabaseBuilder};
 pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPhase};
 pub use executor::Executor;
+pub use model::Model;
 pub use pool::{PoolConfig, PoolStatus};
 pub use row::{FromRow, Row};
 pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
 
-/// The `#[derive(Model)]` macro.
+/// `#[derive(Model)]`: see the [`Model`] trait.
 pub use sylvan_derive::Model;
 
 /// The rusqlite crate Sylvan is built on, for [`Connection::interact`] closures.

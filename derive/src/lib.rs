@@ -1,11 +1,26 @@
 //! Derive macros for Sylvan. Use them through `sylvan::Model`.
+//!
+//! The entry point is thin: it parses the input and hands it to
+//! [`model::expand`], a plain `proc_macro2` function.
 
 extern crate proc_macro;
+
+mod attr;
+mod model;
+
 use proc_macro::TokenStream;
 
-/// Placeholder until the model derive lands.
+/// Derives `sylvan::Model` (table and column names) and `sylvan::FromRow`
+/// (decoding a row by column position, in field order) for a struct with
+/// named fields.
+///
+/// Attributes: `#[model(table = "name")]` on the struct (default: the
+/// struct's name in snake_case, not pluralised: `BlogPost` → `blog_post`);
+/// `#[model(column = "name")]` on a field (default: the field's name).
 #[proc_macro_derive(Model, attributes(model))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
-    let _ = input;
-    TokenStream::new()
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    model::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

@@ -6,7 +6,7 @@
 //! PostgreSQL half of a test is skipped with a message, unless
 //! `SYLVAN_REQUIRE_PG=1` (set by `.ci/run`), which turns that into a failure.
 
-#![allow(dead_code)]
+
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};

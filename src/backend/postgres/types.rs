@@ -120,7 +120,7 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String
 
 #[cfg(feature = "chrono")]
 fn micros_only(nanos: u32) -> Result<(), String> {
-    if nanos % 1_000 == 0 {
+    if nanos.is_multiple_of(1_000) {
         Ok(())
     } else {
         Err("PostgreSQL stores microseconds; the value has nanoseconds that would be lost".into())
