@@ -204,14 +204,16 @@ pub enum Error {
 impl Error {
     /// True when retrying the operation (for a transaction: the whole
     /// transaction) may succeed: lost connections, serialization failures,
-    /// deadlocks and pool timeouts.
+    /// deadlocks, pool timeouts, and SQLite's `SQLITE_BUSY` (another process
+    /// held a lock past the busy timeout).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Error::ConnectionLost { .. }
-                | Error::SerializationFailure { .. }
-                | Error::PoolTimeout { .. }
-        )
+            | Error::SerializationFailure { .. }
+            | Error::PoolTimeout { .. } => true,
+            Error::Database { code: Some(code), .. } => code.starts_with("SQLITE_BUSY"),
+            _ => false,
+        }
     }
 
     /// True for [`Error::NotFound`].

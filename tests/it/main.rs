@@ -6,3 +6,4 @@
 #[allow(dead_code)]
 mod support;
 mod smoke;
+mod statements;
