@@ -211,7 +211,9 @@ impl Error {
             Error::ConnectionLost { .. }
             | Error::SerializationFailure { .. }
             | Error::PoolTimeout { .. } => true,
-            Error::Database { code: Some(code), .. } => code.starts_with("SQLITE_BUSY"),
+            Error::Database {
+                code: Some(code), ..
+            } => code.starts_with("SQLITE_BUSY"),
             _ => false,
         }
     }
@@ -315,7 +317,10 @@ mod tests {
         assert!(!e.is_retryable());
         assert_eq!(e.sql(), Some("INSERT"));
         let msg = e.to_string();
-        assert!(msg.contains("users_email_key") && msg.contains("users"), "{msg}");
+        assert!(
+            msg.contains("users_email_key") && msg.contains("users"),
+            "{msg}"
+        );
         assert!(Error::SerializationFailure {
             message: String::new(),
             sql: String::new()

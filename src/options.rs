@@ -145,7 +145,11 @@ fn sqlite_options(url: &str, rest: &str, params: Vec<(String, String)>) -> Resul
 }
 
 /// Applies one `pool_*` parameter; `Ok(false)` when `key` is not one.
-fn apply_pool_param(pool: &mut PoolConfig, key: &str, value: &str) -> std::result::Result<bool, String> {
+fn apply_pool_param(
+    pool: &mut PoolConfig,
+    key: &str,
+    value: &str,
+) -> std::result::Result<bool, String> {
     let config = std::mem::take(pool);
     *pool = match key {
         "pool_max_size" => config.max_size(
@@ -177,7 +181,9 @@ fn parse_optional_duration(s: &str) -> std::result::Result<Option<Duration>, Str
 /// `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
 pub(crate) fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     let err = || format!("`{s}` is not a duration (try 250ms, 5s, 2m)");
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().map_err(|_| err())?;
     let secs = match unit {
@@ -197,7 +203,9 @@ fn percent_decode(s: &str) -> std::result::Result<String, String> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = s.get(i + 1..i + 3).ok_or("truncated percent escape")?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("bad percent escape %{hex}"))?);
+            out.push(
+                u8::from_str_radix(hex, 16).map_err(|_| format!("bad percent escape %{hex}"))?,
+            );
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -220,10 +228,22 @@ mod tests {
 
     #[test]
     fn sqlite_urls() {
-        assert!(matches!(sqlite("sqlite::memory:").location, Location::Memory(_)));
-        assert!(matches!(sqlite("sqlite://:memory:").location, Location::Memory(_)));
-        assert_eq!(sqlite("sqlite://data/app.db").location, Location::File("data/app.db".into()));
-        assert_eq!(sqlite("sqlite:///tmp/a%20b.db").location, Location::File("/tmp/a b.db".into()));
+        assert!(matches!(
+            sqlite("sqlite::memory:").location,
+            Location::Memory(_)
+        ));
+        assert!(matches!(
+            sqlite("sqlite://:memory:").location,
+            Location::Memory(_)
+        ));
+        assert_eq!(
+            sqlite("sqlite://data/app.db").location,
+            Location::File("data/app.db".into())
+        );
+        assert_eq!(
+            sqlite("sqlite:///tmp/a%20b.db").location,
+            Location::File("/tmp/a b.db".into())
+        );
         let o = sqlite("sqlite://x.db?busy_timeout=250ms&synchronous=full");
         assert_eq!(o.busy_timeout, Duration::from_millis(250));
         assert_eq!(o.synchronous, "FULL");
@@ -231,12 +251,18 @@ mod tests {
 
     #[test]
     fn two_memory_urls_are_two_databases() {
-        assert_ne!(sqlite("sqlite::memory:").location, sqlite("sqlite::memory:").location);
+        assert_ne!(
+            sqlite("sqlite::memory:").location,
+            sqlite("sqlite::memory:").location
+        );
     }
 
     #[test]
     fn pool_params() {
-        let o = ConnectOptions::parse("sqlite::memory:?pool_max_size=3&pool_wait_timeout=2s&pool_idle_timeout=off").unwrap();
+        let o = ConnectOptions::parse(
+            "sqlite::memory:?pool_max_size=3&pool_wait_timeout=2s&pool_idle_timeout=off",
+        )
+        .unwrap();
         assert_eq!(o.pool.max_size_value(), 3);
         assert_eq!(o.pool.wait_timeout_value(), Duration::from_secs(2));
         assert_eq!(o.pool.idle_timeout_value(), None);

@@ -143,9 +143,15 @@ impl PoolConfig {
 
     /// Why a connection should be closed rather than reused, if it should.
     pub(crate) fn expired(&self, created: Instant, last_used: Instant) -> Option<&'static str> {
-        if self.max_lifetime.is_some_and(|max| created.elapsed() >= max) {
+        if self
+            .max_lifetime
+            .is_some_and(|max| created.elapsed() >= max)
+        {
             Some("connection reached its max lifetime")
-        } else if self.idle_timeout.is_some_and(|max| last_used.elapsed() >= max) {
+        } else if self
+            .idle_timeout
+            .is_some_and(|max| last_used.elapsed() >= max)
+        {
             Some("connection was idle too long")
         } else {
             None
@@ -222,7 +228,10 @@ impl LastError {
             Some(source) => format!("{e}: {source}"),
             None => e.to_string(),
         };
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(text);
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(text);
     }
 
     pub(crate) fn get(&self) -> Option<String> {
@@ -246,7 +255,13 @@ where
 {
     let period = match (config.max_lifetime, config.idle_timeout) {
         (None, None) => return,
-        (a, b) => a.into_iter().chain(b).min().unwrap_or(Duration::from_secs(60)) / 4,
+        (a, b) => {
+            a.into_iter()
+                .chain(b)
+                .min()
+                .unwrap_or(Duration::from_secs(60))
+                / 4
+        }
     };
     let period = period.clamp(Duration::from_millis(50), Duration::from_secs(30));
     let weak = pool.weak();
@@ -258,7 +273,9 @@ where
             if pool.is_closed() {
                 return;
             }
-            let _ = pool.retain(|conn, metrics| config.expired(metrics.created, conn.last_used()).is_none());
+            let _ = pool.retain(|conn, metrics| {
+                config.expired(metrics.created, conn.last_used()).is_none()
+            });
         }
     });
 }

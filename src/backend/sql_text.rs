@@ -130,7 +130,13 @@ mod tests {
             rewrite_placeholders_for_sqlite("SELECT ?1"),
             Cow::Borrowed(_)
         ));
-        assert_eq!(rewrite_placeholders_for_sqlite("SELECT $name"), "SELECT $name");
-        assert_eq!(rewrite_placeholders_for_sqlite("SELECT 'unterminated $1"), "SELECT 'unterminated $1");
+        assert_eq!(
+            rewrite_placeholders_for_sqlite("SELECT $name"),
+            "SELECT $name"
+        );
+        assert_eq!(
+            rewrite_placeholders_for_sqlite("SELECT 'unterminated $1"),
+            "SELECT 'unterminated $1"
+        );
     }
 }

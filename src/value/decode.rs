@@ -98,7 +98,7 @@ impl Decode for bool {
             ValueRef::Bool(b) => Ok(b),
             ValueRef::Int(0) => Ok(false),
             ValueRef::Int(1) => Ok(true),
-            ValueRef::Int(i) => Err(format!("integer {i} is neither 0 nor 1")),
+            ValueRef::Int(_) => Err("an integer other than 0 or 1".to_owned()),
             other => Err(mismatch(other)),
         }
     }
@@ -111,7 +111,7 @@ macro_rules! int_decode {
             fn decode(value: ValueRef<'_>) -> Result<Self, String> {
                 match value {
                     ValueRef::Int(i) => <$t>::try_from(i)
-                        .map_err(|_| format!("integer {i} is out of range for {}", stringify!($t))),
+                        .map_err(|_| concat!("an integer out of range for ", stringify!($t)).to_owned()),
                     other => Err(mismatch(other)),
                 }
             }
@@ -142,7 +142,7 @@ impl Decode for f32 {
                 if f64::from(narrow) == f || f.is_nan() {
                     Ok(narrow)
                 } else {
-                    Err(format!("float {f} is not exactly representable as f32"))
+                    Err("a float not exactly representable as f32".to_owned())
                 }
             }
             other => Err(mismatch(other)),

@@ -63,11 +63,12 @@ macro_rules! checked_unsigned {
         impl ToValue for $t {
             fn to_value(&self) -> Result<Value> {
                 i64::try_from(*self).map(Value::I64).map_err(|_| Error::Encode {
-                    reason: format!(
-                        "{} {} is above i64::MAX, the largest integer SQL stores",
+                    reason: concat!(
+                        "a ",
                         stringify!($t),
-                        self
-                    ),
+                        " above i64::MAX, the largest integer SQL stores"
+                    )
+                    .to_owned(),
                 })
             }
         }

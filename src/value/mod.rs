@@ -28,8 +28,10 @@
 //!
 //! **NaN**: PostgreSQL stores `NaN` faithfully in `REAL` and `DOUBLE PRECISION` columns and
 //! Sylvan round-trips it. SQLite has no NaN: it would silently store `NULL`, so binding a
-//! NaN on SQLite is an [`Error::InvalidValue`](crate::Error::InvalidValue). Infinities,
-//! `-0.0` and subnormals round-trip on both backends.
+//! NaN on SQLite is an [`Error::InvalidValue`](crate::Error::InvalidValue). Likewise
+//! `-0.0`: PostgreSQL keeps its sign, SQLite stores integral reals as integers in `REAL`
+//! columns and would hand back `0.0`, so binding `-0.0` on SQLite is an error too.
+//! Infinities and subnormals round-trip on both backends.
 
 mod decode;
 mod encode;

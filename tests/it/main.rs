@@ -3,7 +3,10 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-#[allow(dead_code)]
-mod support;
+mod errors;
+mod raw;
+mod roundtrip;
 mod smoke;
 mod statements;
+#[allow(dead_code)]
+mod support;

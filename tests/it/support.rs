@@ -6,8 +6,6 @@
 //! PostgreSQL half of a test is skipped with a message, unless
 //! `SYLVAN_REQUIRE_PG=1` (set by `.ci/run`), which turns that into a failure.
 
-
-
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use sylvan::prelude::*;
@@ -37,10 +35,20 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 fn unique(name: &str) -> String {
     let clean: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .take(30)
         .collect();
-    format!("t_{clean}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "t_{clean}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub fn pg_base_url() -> String {
@@ -67,15 +75,35 @@ impl TestDb {
         let name = unique(name);
         let path = dir.path().join(format!("{name}.db"));
         let url = format!("sqlite://{}", path.display());
-        let db = Database::builder(&url).pool(pool).connect().await.expect("open sqlite file");
-        TestDb { db, kind: Kind::Sqlite, url, name, _dir: Some(dir) }
+        let db = Database::builder(&url)
+            .pool(pool)
+            .connect()
+            .await
+            .expect("open sqlite file");
+        TestDb {
+            db,
+            kind: Kind::Sqlite,
+            url,
+            name,
+            _dir: Some(dir),
+        }
     }
 
     /// A fresh `sqlite::memory:` database.
     pub async fn sqlite_memory(name: &str, pool: PoolConfig) -> TestDb {
         let url = "sqlite::memory:".to_owned();
-        let db = Database::builder(&url).pool(pool).connect().await.expect("open sqlite memory");
-        TestDb { db, kind: Kind::Sqlite, url, name: unique(name), _dir: None }
+        let db = Database::builder(&url)
+            .pool(pool)
+            .connect()
+            .await
+            .expect("open sqlite memory");
+        TestDb {
+            db,
+            kind: Kind::Sqlite,
+            url,
+            name: unique(name),
+            _dir: None,
+        }
     }
 
     /// A fresh schema on the PostgreSQL server, or `None` (with a message)
@@ -83,13 +111,19 @@ impl TestDb {
     pub async fn postgres(name: &str, pool: PoolConfig) -> Option<TestDb> {
         let base = pg_base_url();
         let admin = match Database::builder(&base)
-            .pool(PoolConfig::default().max_size(1).create_timeout(std::time::Duration::from_secs(5)))
+            .pool(
+                PoolConfig::default()
+                    .max_size(1)
+                    .create_timeout(std::time::Duration::from_secs(5)),
+            )
             .connect()
             .await
         {
             Ok(db) => db,
             Err(e) if !require_pg() => {
-                eprintln!("SKIP postgres half of `{name}`: {e} (set SYLVAN_REQUIRE_PG=1 to fail instead)");
+                eprintln!(
+                    "SKIP postgres half of `{name}`: {e} (set SYLVAN_REQUIRE_PG=1 to fail instead)"
+                );
                 return None;
             }
             Err(e) => panic!("PostgreSQL is required (SYLVAN_REQUIRE_PG=1) but unreachable: {e}"),
@@ -104,8 +138,18 @@ impl TestDb {
             &base,
             &format!("application_name={name}&options=-csearch_path%3D{name}"),
         );
-        let db = Database::builder(&url).pool(pool).connect().await.expect("open postgres");
-        Some(TestDb { db, kind: Kind::Postgres, url, name, _dir: None })
+        let db = Database::builder(&url)
+            .pool(pool)
+            .connect()
+            .await
+            .expect("open postgres");
+        Some(TestDb {
+            db,
+            kind: Kind::Postgres,
+            url,
+            name,
+            _dir: None,
+        })
     }
 
     /// Drops the PostgreSQL schema (SQLite files go with the temp dir).
@@ -114,7 +158,10 @@ impl TestDb {
         if self.kind == Kind::Postgres {
             if let Ok(admin) = Database::connect(&pg_base_url()).await {
                 let _ = admin
-                    .execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name), ())
+                    .execute(
+                        &format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name),
+                        (),
+                    )
                     .await;
                 admin.close();
             }

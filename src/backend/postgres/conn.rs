@@ -250,13 +250,17 @@ impl PgConn {
 }
 
 fn bind_iter(binds: &[Value]) -> impl ExactSizeIterator<Item = PgBind<'_>> {
-    binds
-        .iter()
-        .enumerate()
-        .map(|(i, value)| PgBind { value, index: i + 1 })
+    binds.iter().enumerate().map(|(i, value)| PgBind {
+        value,
+        index: i + 1,
+    })
 }
 
-fn check_bind_count(stmt: &Statement, binds: &[Value], sql: &str) -> std::result::Result<(), Failure> {
+fn check_bind_count(
+    stmt: &Statement,
+    binds: &[Value],
+    sql: &str,
+) -> std::result::Result<(), Failure> {
     let expected = stmt.params().len();
     if expected == binds.len() {
         Ok(())

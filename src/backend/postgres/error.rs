@@ -30,7 +30,8 @@ pub(crate) fn map_error(e: tokio_postgres::Error, sql: &str) -> Error {
                 sql: sql.to_owned(),
             };
         }
-        if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED {
+        if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
+        {
             return Error::SerializationFailure {
                 message: db.message().to_owned(),
                 sql: sql.to_owned(),
@@ -84,7 +85,9 @@ pub(crate) fn is_stale_statement(e: &tokio_postgres::Error) -> bool {
     match e.as_db_error() {
         Some(db) => {
             (*db.code() == SqlState::FEATURE_NOT_SUPPORTED
-                && db.message().contains("cached plan must not change result type"))
+                && db
+                    .message()
+                    .contains("cached plan must not change result type"))
                 || *db.code() == SqlState::INVALID_SQL_STATEMENT_NAME
         }
         None => false,

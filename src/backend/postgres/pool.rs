@@ -36,7 +36,9 @@ impl Manager for PgManager {
     async fn recycle(&self, conn: &mut PgConn, metrics: &Metrics) -> RecycleResult<Error> {
         if conn.is_unusable() {
             conn.cancel_in_background();
-            return Err(RecycleError::message("connection closed, broken or abandoned mid-query"));
+            return Err(RecycleError::message(
+                "connection closed, broken or abandoned mid-query",
+            ));
         }
         if let Some(why) = self.pool_config.expired(metrics.created, conn.last_used) {
             return Err(RecycleError::message(why));
@@ -56,7 +58,10 @@ pub(crate) struct PgPool {
 impl PgPool {
     /// Builds the pool and opens one connection, so a bad server or
     /// credentials fail here.
-    pub(crate) async fn connect(config: tokio_postgres::Config, pool_config: PoolConfig) -> Result<Self> {
+    pub(crate) async fn connect(
+        config: tokio_postgres::Config,
+        pool_config: PoolConfig,
+    ) -> Result<Self> {
         let manager = PgManager {
             config,
             pool_config: pool_config.clone(),

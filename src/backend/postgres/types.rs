@@ -71,7 +71,11 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String
                 return Err("text contains a NUL character, which PostgreSQL cannot store".into());
             }
             match *ty {
-                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN
+                Type::TEXT
+                | Type::VARCHAR
+                | Type::BPCHAR
+                | Type::NAME
+                | Type::UNKNOWN
                 | Type::JSON => out.put_slice(s.as_bytes()),
                 Type::JSONB => {
                     out.put_u8(1);
@@ -128,7 +132,7 @@ fn micros_only(nanos: u32) -> Result<(), String> {
 }
 
 fn encode_int(i: i64, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String> {
-    let range = |t: &str| format!("integer {i} is out of range for a {t} parameter");
+    let range = |t: &str| format!("an integer out of range for a {t} parameter");
     match *ty {
         Type::INT2 => put(i16::try_from(i).map_err(|_| range("SMALLINT"))?, ty, out),
         Type::INT4 => put(i32::try_from(i).map_err(|_| range("INTEGER"))?, ty, out),
@@ -138,7 +142,7 @@ fn encode_int(i: i64, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String> {
             if f as i64 == i && f.is_finite() {
                 put(f, ty, out)
             } else {
-                Err(format!("integer {i} is not exactly representable as REAL"))
+                Err("an integer not exactly representable as REAL".to_owned())
             }
         }
         Type::FLOAT8 => {
@@ -146,7 +150,7 @@ fn encode_int(i: i64, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String> {
             if f as i64 == i && (i64::MIN as f64..i64::MAX as f64).contains(&f) {
                 put(f, ty, out)
             } else {
-                Err(format!("integer {i} is not exactly representable as DOUBLE PRECISION"))
+                Err("an integer not exactly representable as DOUBLE PRECISION".to_owned())
             }
         }
         _ => Err(cannot("an integer", ty)),
@@ -161,7 +165,7 @@ fn encode_float(f: f64, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String>
             if f64::from(narrow) == f || f.is_nan() {
                 put(narrow, ty, out)
             } else {
-                Err(format!("float {f} is not exactly representable as REAL"))
+                Err("a float not exactly representable as REAL".to_owned())
             }
         }
         _ => Err(cannot("a float", ty)),

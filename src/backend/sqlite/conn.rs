@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A hook run on every new SQLite connection, on its worker thread.
-pub(crate) type OnConnect = Arc<dyn Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + Sync>;
+pub(crate) type OnConnect =
+    Arc<dyn Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + Sync>;
 
 /// Where a SQLite database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +69,8 @@ pub(crate) fn open(options: &SqliteOptions, role: Role) -> Result<rusqlite::Conn
         ),
     }
     .map_err(connect_err)?;
-    conn.busy_timeout(options.busy_timeout).map_err(connect_err)?;
+    conn.busy_timeout(options.busy_timeout)
+        .map_err(connect_err)?;
     conn.set_prepared_statement_cache_capacity(options.statement_cache);
     let file = matches!(options.location, Location::File(_));
     if file && role == Role::Writer {
@@ -114,13 +116,13 @@ impl SqliteConn {
 
     /// Runs a statement, returning the number of rows it changed.
     pub(crate) async fn execute(&self, sql: &str, binds: Vec<Value>) -> Result<u64> {
-        let sql = rewrite_placeholders_for_sqlite(sql).into_owned();
+        let sql = SqlText::new(sql);
         self.worker
             .call(move |conn| {
                 let start = Instant::now();
                 let result = execute_on(conn, &sql, &binds);
                 if let Ok(n) = &result {
-                    trace(&sql, *n, start);
+                    trace(&sql.written, *n, start);
                 }
                 result
             })
@@ -138,13 +140,13 @@ impl SqliteConn {
         cardinality: Cardinality,
         only_if_read_only: bool,
     ) -> Result<std::result::Result<Vec<T>, Vec<Value>>> {
-        let sql = rewrite_placeholders_for_sqlite(sql).into_owned();
+        let sql = SqlText::new(sql);
         self.worker
             .call(move |conn| {
                 let start = Instant::now();
                 let result = query_on::<T>(conn, &sql, binds, cardinality, only_if_read_only);
                 if let Ok(Ok(rows)) = &result {
-                    trace(&sql, rows.len() as u64, start);
+                    trace(&sql.written, rows.len() as u64, start);
                 }
                 result
             })
@@ -152,37 +154,77 @@ impl SqliteConn {
     }
 }
 
-fn execute_on(conn: &rusqlite::Connection, sql: &str, binds: &[Value]) -> Result<u64> {
-    let mut stmt = conn.prepare_cached(sql).map_err(|e| map_error(e, sql))?;
-    bind_all(&mut stmt, binds, sql)?;
-    if stmt.column_count() == 0 {
-        let n = stmt.raw_execute().map_err(|e| map_error(e, sql))?;
-        return Ok(n as u64);
+/// A statement as the caller wrote it (for errors and traces) and as SQLite
+/// runs it (`$N` rewritten to `?N`).
+struct SqlText {
+    written: String,
+    rewritten: Option<String>,
+}
+
+impl SqlText {
+    fn new(sql: &str) -> Self {
+        let rewritten = match rewrite_placeholders_for_sqlite(sql) {
+            std::borrow::Cow::Borrowed(_) => None,
+            std::borrow::Cow::Owned(s) => Some(s),
+        };
+        SqlText {
+            written: sql.to_owned(),
+            rewritten,
+        }
     }
-    // A statement that returns rows (say `INSERT … RETURNING`): run it to
-    // the end and report the changes.
-    let mut rows = stmt.raw_query();
-    while rows.next().map_err(|e| map_error(e, sql))?.is_some() {}
-    drop(rows);
-    Ok(conn.changes())
+
+    fn runnable(&self) -> &str {
+        self.rewritten.as_deref().unwrap_or(&self.written)
+    }
+
+    /// Prepares (or takes from the cache) and binds.
+    fn prepare<'c>(&self, conn: &'c rusqlite::Connection) -> Result<rusqlite::CachedStatement<'c>> {
+        conn.prepare_cached(self.runnable())
+            .map_err(|e| map_error(e, &self.written))
+    }
+}
+
+/// Changes made by a statement: `sqlite3_changes()` keeps the count of the
+/// last INSERT/UPDATE/DELETE, so a statement that changed nothing (DDL, a
+/// SELECT) is told apart by the running total.
+fn execute_on(conn: &rusqlite::Connection, sql: &SqlText, binds: &[Value]) -> Result<u64> {
+    let written = sql.written.as_str();
+    let mut stmt = sql.prepare(conn)?;
+    bind_all(&mut stmt, binds, written)?;
+    let before = conn.total_changes();
+    if stmt.column_count() == 0 {
+        stmt.raw_execute().map_err(|e| map_error(e, written))?;
+    } else {
+        // A statement that returns rows (say `INSERT … RETURNING`): run it
+        // to the end.
+        let mut rows = stmt.raw_query();
+        while rows.next().map_err(|e| map_error(e, written))?.is_some() {}
+    }
+    drop(stmt);
+    if conn.total_changes() == before {
+        Ok(0)
+    } else {
+        Ok(conn.changes())
+    }
 }
 
 fn query_on<T: FromRow>(
     conn: &rusqlite::Connection,
-    sql: &str,
+    sql: &SqlText,
     binds: Vec<Value>,
     cardinality: Cardinality,
     only_if_read_only: bool,
 ) -> Result<std::result::Result<Vec<T>, Vec<Value>>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(|e| map_error(e, sql))?;
+    let written = sql.written.as_str();
+    let mut stmt = sql.prepare(conn)?;
     if only_if_read_only && !stmt.readonly() {
         return Ok(Err(binds));
     }
-    bind_all(&mut stmt, &binds, sql)?;
+    bind_all(&mut stmt, &binds, written)?;
     let limit = cardinality.read_limit();
     let mut out = Vec::new();
     let mut rows = stmt.raw_query();
-    while let Some(row) = rows.next().map_err(|e| map_error(e, sql))? {
+    while let Some(row) = rows.next().map_err(|e| map_error(e, written))? {
         out.push(T::from_row(&Row::sqlite(row))?);
         if out.len() >= limit {
             break;

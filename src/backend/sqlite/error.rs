@@ -21,7 +21,12 @@ pub(crate) fn map_error(e: rusqlite::Error, sql: &str) -> Error {
                 return Error::Constraint {
                     kind,
                     constraint: None,
-                    table: constraint_table(&message),
+                    table: match kind {
+                        ConstraintKind::Unique | ConstraintKind::NotNull => {
+                            constraint_table(&message)
+                        }
+                        _ => None,
+                    },
                     message,
                     sql: sql.to_owned(),
                 };
@@ -79,7 +84,9 @@ fn code_name(code: ffi::ErrorCode, extended: i32) -> String {
     }
 }
 
-/// SQLite reports `UNIQUE constraint failed: users.email`: take `users`.
+/// SQLite reports `UNIQUE constraint failed: users.email` (and the same
+/// for NOT NULL): take `users`. CHECK messages carry the expression instead,
+/// so they are not parsed.
 fn constraint_table(message: &str) -> Option<String> {
     let (_, cols) = message.split_once(": ")?;
     let first = cols.split(',').next()?.trim();

@@ -48,7 +48,9 @@ impl Manager for SqliteManager {
 
     async fn recycle(&self, conn: &mut SqliteConn, metrics: &Metrics) -> RecycleResult<Error> {
         if conn.worker.is_broken() {
-            return Err(RecycleError::message("the SQLite worker stopped or panicked"));
+            return Err(RecycleError::message(
+                "the SQLite worker stopped or panicked",
+            ));
         }
         if let Some(why) = self.config.expired(metrics.created, conn.last_used) {
             return Err(RecycleError::message(why));
@@ -93,7 +95,9 @@ impl SqlitePool {
             last_error: LastError::default(),
         };
         let anchor = match options.location {
-            Location::Memory(_) => Some(SqliteConn::connect(Arc::clone(&options), Role::Writer).await?),
+            Location::Memory(_) => {
+                Some(SqliteConn::connect(Arc::clone(&options), Role::Writer).await?)
+            }
             Location::File(_) => None,
         };
         let writer = config.build(manager(Role::Writer), 1)?;
@@ -145,13 +149,20 @@ impl SqlitePool {
         let mut binds = binds;
         if self.readers.is_some() && first_keyword_is(sql, READ_KEYWORDS) {
             let conn = self.reader().await?;
-            match conn.sqlite_conn()?.query(sql, binds, cardinality, true).await? {
+            match conn
+                .sqlite_conn()?
+                .query(sql, binds, cardinality, true)
+                .await?
+            {
                 Ok(rows) => return Ok(rows),
                 Err(back) => binds = back,
             }
         }
         let conn = self.writer().await?;
-        let rows = conn.sqlite_conn()?.query(sql, binds, cardinality, false).await?;
+        let rows = conn
+            .sqlite_conn()?
+            .query(sql, binds, cardinality, false)
+            .await?;
         rows.map_err(|_| Error::Config("a statement was refused by the writer".into()))
     }
 

@@ -2,9 +2,9 @@
 
 use crate::error::{Error, Result};
 use crate::value::{Value, ValueRef};
-use rusqlite::types::{ToSqlOutput, ValueRef as SqliteRef};
 #[cfg(any(feature = "chrono", feature = "uuid", feature = "json"))]
 use rusqlite::types::Value as SqliteValue;
+use rusqlite::types::{ToSqlOutput, ValueRef as SqliteRef};
 
 /// The raw value of column `index` of a SQLite row.
 pub(crate) fn value_ref<'r>(row: &'r rusqlite::Row<'r>, index: usize) -> Result<ValueRef<'r>> {
@@ -21,7 +21,11 @@ pub(crate) fn value_ref<'r>(row: &'r rusqlite::Row<'r>, index: usize) -> Result<
 }
 
 /// Binds every value, in order, refusing what SQLite would change.
-pub(crate) fn bind_all(stmt: &mut rusqlite::Statement<'_>, binds: &[Value], sql: &str) -> Result<()> {
+pub(crate) fn bind_all(
+    stmt: &mut rusqlite::Statement<'_>,
+    binds: &[Value],
+    sql: &str,
+) -> Result<()> {
     let expected = stmt.parameter_count();
     if expected != binds.len() {
         return Err(Error::BindCount {
@@ -42,9 +46,9 @@ pub(crate) fn bind_all(stmt: &mut rusqlite::Statement<'_>, binds: &[Value], sql:
 }
 
 fn to_sqlite(value: &Value) -> std::result::Result<ToSqlOutput<'_>, String> {
-    let nan = || {
-        "NaN cannot be stored by SQLite (it would silently become NULL)".to_owned()
-    };
+    let nan = || "NaN cannot be stored by SQLite (it would silently become NULL)".to_owned();
+    let negative_zero =
+        || "-0.0 cannot be stored faithfully by SQLite (a REAL column keeps it as 0.0)".to_owned();
     Ok(match value {
         Value::Null => ToSqlOutput::Borrowed(SqliteRef::Null),
         Value::Bool(b) => ToSqlOutput::Borrowed(SqliteRef::Integer(i64::from(*b))),
@@ -53,6 +57,8 @@ fn to_sqlite(value: &Value) -> std::result::Result<ToSqlOutput<'_>, String> {
         Value::I64(i) => ToSqlOutput::Borrowed(SqliteRef::Integer(*i)),
         Value::F32(f) if f.is_nan() => return Err(nan()),
         Value::F64(f) if f.is_nan() => return Err(nan()),
+        Value::F32(f) if *f == 0.0 && f.is_sign_negative() => return Err(negative_zero()),
+        Value::F64(f) if *f == 0.0 && f.is_sign_negative() => return Err(negative_zero()),
         Value::F32(f) => ToSqlOutput::Borrowed(SqliteRef::Real(f64::from(*f))),
         Value::F64(f) => ToSqlOutput::Borrowed(SqliteRef::Real(*f)),
         Value::Text(s) => ToSqlOutput::Borrowed(SqliteRef::Text(s.as_bytes())),
