@@ -29,7 +29,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .pool(PoolConfig::default().max_size(4))
         .connect()
         .await?;
-    println!("1. Connected: {} backend, pool {:?}", db.dialect().name(), db.status());
+    println!(
+        "1. Connected: {} backend, pool {:?}",
+        db.dialect().name(),
+        db.status()
+    );
 
     db.execute("DROP TABLE IF EXISTS tour_users", ()).await?;
     db.execute(
@@ -47,20 +51,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let age = (id % 7 != 0).then_some(18 + (id % 50) as i32);
         conn.execute(
             "INSERT INTO tour_users (id, name, email, age) VALUES ($1, $2, $3, $4)",
-            (id, format!("user {id}"), format!("user{id}@example.com"), age),
+            (
+                id,
+                format!("user {id}"),
+                format!("user{id}@example.com"),
+                age,
+            ),
         )
         .await?;
     }
     conn.execute("COMMIT", ()).await?;
     drop(conn);
-    println!("2. Inserted 1,000 users with bind parameters in {:?}", start.elapsed());
+    println!(
+        "2. Inserted 1,000 users with bind parameters in {:?}",
+        start.elapsed()
+    );
 
     let adults: i64 = db
         .fetch_one("SELECT count(*) FROM tour_users WHERE age >= $1", (30,))
         .await?;
     println!("3. {adults} users are 30 or older");
 
-    let sql = format!("SELECT {} FROM tour_users WHERE id = $1", User::COLUMNS.join(", "));
+    let sql = format!(
+        "SELECT {} FROM tour_users WHERE id = $1",
+        User::COLUMNS.join(", ")
+    );
     let user: User = db.fetch_one(&sql, (42_i64,)).await?;
     println!("4. Decoded into a #[derive(Model)] struct: {user:?}");
 
@@ -74,10 +89,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await
         .expect_err("duplicate email");
-    println!("6. Typed errors: unique violation? {} — {dup}", dup.is_unique_violation());
+    println!(
+        "6. Typed errors: unique violation? {} — {dup}",
+        dup.is_unique_violation()
+    );
 
     let too_big = db
-        .execute("INSERT INTO tour_users (id, name, email) VALUES ($1, $2, $3)", (u64::MAX, "x", "y"))
+        .execute(
+            "INSERT INTO tour_users (id, name, email) VALUES ($1, $2, $3)",
+            (u64::MAX, "x", "y"),
+        )
         .await
         .expect_err("u64::MAX does not fit");
     println!("7. Values are never silently changed: {too_big}");

@@ -34,7 +34,10 @@ pub(crate) fn parse_struct(attrs: &[Attribute], errors: &mut Option<syn::Error>)
             if meta.path.is_ident("table") {
                 let lit: LitStr = meta.value()?.parse()?;
                 if lit.value().is_empty() {
-                    return Err(syn::Error::new_spanned(lit, "the table name must not be empty"));
+                    return Err(syn::Error::new_spanned(
+                        lit,
+                        "the table name must not be empty",
+                    ));
                 }
                 out.table = Some(lit.value());
                 Ok(())
@@ -56,7 +59,10 @@ pub(crate) fn parse_field(attrs: &[Attribute], errors: &mut Option<syn::Error>) 
             if meta.path.is_ident("column") {
                 let lit: LitStr = meta.value()?.parse()?;
                 if lit.value().is_empty() {
-                    return Err(syn::Error::new_spanned(lit, "the column name must not be empty"));
+                    return Err(syn::Error::new_spanned(
+                        lit,
+                        "the column name must not be empty",
+                    ));
                 }
                 out.column = Some(lit.value());
                 Ok(())

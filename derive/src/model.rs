@@ -11,7 +11,8 @@ pub(crate) fn snake_case(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
             let prev_upper = i > 0 && chars[i - 1].is_uppercase();
             if prev_lower || (prev_upper && next_lower) {
@@ -48,12 +49,17 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     if !input.generics.params.is_empty() {
         push(
             &mut errors,
-            syn::Error::new_spanned(&input.generics, "#[derive(Model)] does not support generic structs"),
+            syn::Error::new_spanned(
+                &input.generics,
+                "#[derive(Model)] does not support generic structs",
+            ),
         );
     }
     let attrs = parse_struct(&input.attrs, &mut errors);
     let ident = &input.ident;
-    let table = attrs.table.unwrap_or_else(|| snake_case(&ident.to_string()));
+    let table = attrs
+        .table
+        .unwrap_or_else(|| snake_case(&ident.to_string()));
     let mut columns = Vec::new();
     let mut decodes = Vec::new();
     for (i, field) in fields.iter().enumerate() {
@@ -107,7 +113,8 @@ mod tests {
         assert!(all[0].contains("expected `table"), "{all:?}");
         assert!(all[1].contains("expected `column"), "{all:?}");
 
-        let ok: DeriveInput = syn::parse_quote! { struct BlogPost { id: i64, #[model(column = "t")] title: String } };
+        let ok: DeriveInput =
+            syn::parse_quote! { struct BlogPost { id: i64, #[model(column = "t")] title: String } };
         let out = expand(&ok).unwrap().to_string();
         assert!(out.contains("\"blog_post\""), "{out}");
         assert!(out.contains("\"t\""), "{out}");
