@@ -113,6 +113,9 @@ impl Drop for Connection {
                 if obj.worker.is_broken() {
                     drop(Object::take(obj));
                 } else {
+                    // Roll back now rather than at the next checkout, so an
+                    // idle connection never holds the write lock.
+                    obj.worker.rollback_if_dirty();
                     obj.last_used = Instant::now();
                 }
             }
@@ -125,6 +128,17 @@ impl Drop for Connection {
                     }
                 } else {
                     obj.last_used = Instant::now();
+                    if obj.may_be_in_transaction() {
+                        // Roll back now rather than at the next checkout, so
+                        // an idle connection never holds locks; the slot
+                        // stays taken until the rollback is done.
+                        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                            runtime.spawn(async move {
+                                let _ = obj.reset().await;
+                                drop(obj);
+                            });
+                        }
+                    }
                 }
             }
             None => {}

@@ -115,13 +115,20 @@ impl PgConn {
         }
     }
 
-    /// Rolls back a transaction the last user may have left open.
+    /// True when a statement that may open a transaction ran since the
+    /// last reset.
+    pub(crate) fn may_be_in_transaction(&self) -> bool {
+        self.maybe_in_transaction.load(Ordering::Acquire)
+    }
+
+    /// Rolls back a transaction the last user may have left open. A failure
+    /// marks the connection broken, so it is discarded.
     pub(crate) async fn reset(&self) -> Result<()> {
-        if self.maybe_in_transaction.load(Ordering::Acquire) {
-            self.client
-                .batch_execute("ROLLBACK")
-                .await
-                .map_err(|e| map_error(e, "ROLLBACK"))?;
+        if self.may_be_in_transaction() {
+            if let Err(e) = self.client.batch_execute("ROLLBACK").await {
+                self.broken.store(true, Ordering::Release);
+                return Err(map_error(e, "ROLLBACK"));
+            }
             self.maybe_in_transaction.store(false, Ordering::Release);
         }
         Ok(())

@@ -57,16 +57,16 @@ impl Manager for SqliteManager {
         }
         if conn.worker.may_be_dirty() {
             // Queued behind whatever a dropped caller left running.
-            conn.worker
+            let clean = conn
+                .worker
                 .call(|c| {
-                    if c.is_autocommit() {
-                        Ok(())
-                    } else {
-                        c.execute_batch("ROLLBACK")
-                    }
+                    super::worker::rollback_open_transaction(c);
+                    c.is_autocommit()
                 })
-                .await?
-                .map_err(|e| RecycleError::Backend(super::error::map_error(e, "ROLLBACK")))?;
+                .await?;
+            if !clean {
+                return Err(RecycleError::message("could not roll back an open transaction"));
+            }
         }
         Ok(())
     }

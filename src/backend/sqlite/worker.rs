@@ -9,12 +9,15 @@
 //! prepared-statement cache on the thread that uses it.
 //!
 //! Cancellation: if the awaiting future is dropped, a job not yet started is
-//! skipped, and a running one is interrupted (`sqlite3_interrupt`), so a
-//! cancelled slow query stops holding the connection.
+//! skipped, and a running one is stopped: `sqlite3_interrupt` when it is
+//! running at that moment, and a progress handler that checks every few
+//! hundred VM steps whether the running job was cancelled (which also covers
+//! a cancellation landing just as the job starts). Jobs carry ids, so a
+//! cancellation never stops a different job.
 
 use crate::error::{Error, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
@@ -29,7 +32,30 @@ struct Shared {
     broken: AtomicBool,
     /// Jobs sent and not yet finished.
     pending: AtomicUsize,
+    /// Id of the next job.
+    next_job: AtomicU64,
+    /// Id of the job running now (0: none).
+    running: AtomicU64,
+    /// Id of the last job whose caller gave up.
+    cancelled: AtomicU64,
 }
+
+impl Shared {
+    fn is_cancelled(&self, job: u64) -> bool {
+        self.cancelled.load(Ordering::Acquire) == job
+    }
+
+    /// Bookkeeping at the end of every job, done before a reply is sent so
+    /// that a caller who got its reply sees the connection's state.
+    fn finish(&self, conn: &rusqlite::Connection) {
+        self.in_transaction
+            .store(!conn.is_autocommit(), Ordering::Release);
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// VM steps between two checks for cancellation.
+const PROGRESS_STEPS: i32 = 500;
 
 /// Handle to one worker thread and its connection.
 pub(crate) struct Worker {
@@ -63,7 +89,19 @@ impl Worker {
         std::thread::Builder::new()
             .name(format!("sylvan-sqlite-{n}"))
             .spawn(move || {
-                let mut conn = match open() {
+                let progress_shared = Arc::clone(&thread_shared);
+                let opened = open().and_then(|mut conn| {
+                    conn.progress_handler(
+                        PROGRESS_STEPS,
+                        Some(move || {
+                            let running = progress_shared.running.load(Ordering::Acquire);
+                            running != 0 && progress_shared.is_cancelled(running)
+                        }),
+                    )
+                    .map_err(|e| Error::Connect { source: e.into() })?;
+                    Ok(conn)
+                });
+                let mut conn = match opened {
                     Ok(conn) => conn,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -91,14 +129,48 @@ impl Worker {
         F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
         R: Send + 'static,
     {
+        let id = self.shared.next_job.fetch_add(1, Ordering::Relaxed) + 1;
         let (reply_tx, reply_rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
+        let shared = Arc::clone(&self.shared);
+        self.send(Box::new(move |conn| {
             // The caller gave up before we started: skip the work.
-            if reply_tx.is_closed() {
+            if reply_tx.is_closed() || shared.is_cancelled(id) {
+                shared.finish(conn);
                 return;
             }
-            let _ = reply_tx.send(f(conn));
-        });
+            shared.running.store(id, Ordering::Release);
+            let result = f(conn);
+            shared.running.store(0, Ordering::Release);
+            shared.finish(conn);
+            let _ = reply_tx.send(result);
+        }))?;
+        let mut guard = CancelOnDrop {
+            worker: self,
+            job: id,
+            armed: true,
+        };
+        let reply = reply_rx.await;
+        guard.armed = false;
+        reply.map_err(|_| {
+            self.shared.broken.store(true, Ordering::Release);
+            Error::WorkerPanicked
+        })
+    }
+
+    /// Queues `f` without waiting for it: jobs run in order, so whatever is
+    /// sent after it runs after it.
+    pub(crate) fn post<F>(&self, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut rusqlite::Connection) + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        self.send(Box::new(move |conn| {
+            f(conn);
+            shared.finish(conn);
+        }))
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
         self.shared.pending.fetch_add(1, Ordering::AcqRel);
         if self.sender.send(job).is_err() {
             self.shared.pending.fetch_sub(1, Ordering::AcqRel);
@@ -108,17 +180,15 @@ impl Worker {
                 source: "the SQLite worker thread has stopped".into(),
             });
         }
-        let guard = InterruptOnDrop {
-            interrupt: &self.interrupt,
-            armed: true,
-        };
-        let reply = reply_rx.await;
-        let mut guard = guard;
-        guard.armed = false;
-        reply.map_err(|_| {
+        Ok(())
+    }
+
+    /// Rolls back, in the background, a transaction the last user may have
+    /// left open; later jobs queue behind it.
+    pub(crate) fn rollback_if_dirty(&self) {
+        if self.may_be_dirty() && self.post(rollback_open_transaction).is_err() {
             self.shared.broken.store(true, Ordering::Release);
-            Error::WorkerPanicked
-        })
+        }
     }
 
     /// True when the connection must not be reused.
@@ -136,28 +206,41 @@ impl Worker {
 
 fn run(conn: &mut rusqlite::Connection, receiver: &mpsc::Receiver<Job>, shared: &Shared) {
     while let Ok(job) = receiver.recv() {
-        let outcome = catch_unwind(AssertUnwindSafe(|| job(conn)));
-        shared
-            .in_transaction
-            .store(!conn.is_autocommit(), Ordering::Release);
-        shared.pending.fetch_sub(1, Ordering::AcqRel);
-        if outcome.is_err() {
-            // A user closure panicked mid-way: the connection's state is unknown.
+        if catch_unwind(AssertUnwindSafe(|| job(conn))).is_err() {
+            // A user closure panicked mid-way (before its job finished): the
+            // connection's state is unknown.
+            shared.running.store(0, Ordering::Release);
+            shared.finish(conn);
             shared.broken.store(true, Ordering::Release);
         }
     }
 }
 
-/// Interrupts the running statement if the awaiting future is dropped.
-struct InterruptOnDrop<'a> {
-    interrupt: &'a rusqlite::InterruptHandle,
+/// Rolls back an open transaction; a failure marks nothing, since the next
+/// recycle checks `is_autocommit` again.
+pub(crate) fn rollback_open_transaction(conn: &mut rusqlite::Connection) {
+    if !conn.is_autocommit() {
+        if let Err(e) = conn.execute_batch("ROLLBACK") {
+            tracing::warn!(target: "sylvan::pool", error = %e, "rollback of an abandoned SQLite transaction failed");
+        }
+    }
+}
+
+/// Cancels the job if the awaiting future is dropped.
+struct CancelOnDrop<'a> {
+    worker: &'a Worker,
+    job: u64,
     armed: bool,
 }
 
-impl Drop for InterruptOnDrop<'_> {
+impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
         if self.armed {
-            self.interrupt.interrupt();
+            let shared = &self.worker.shared;
+            shared.cancelled.store(self.job, Ordering::Release);
+            if shared.running.load(Ordering::Acquire) == self.job {
+                self.worker.interrupt.interrupt();
+            }
         }
     }
 }
