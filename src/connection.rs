@@ -163,10 +163,7 @@ impl Run for Connection {
     ) -> Result<Vec<T>> {
         let binds = binds?;
         match self.inner()? {
-            Inner::Sqlite(c) => c
-                .query(sql, binds, cardinality, false)
-                .await?
-                .map_err(|_| Error::Config("a statement was refused".into())),
+            Inner::Sqlite(c) => c.query(sql, binds, cardinality).await,
             Inner::Postgres(c) => c.query(sql, &binds, cardinality).await,
         }
     }

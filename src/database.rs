@@ -123,7 +123,10 @@ impl Database {
 impl Run for Database {
     async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
         let binds = binds?;
-        self.acquire().await?.run_execute(sql, Ok(binds)).await
+        match &*self.inner {
+            Inner::Sqlite(pool) => pool.execute(sql, binds).await,
+            Inner::Postgres(pool) => pool.get().await?.run_execute(sql, Ok(binds)).await,
+        }
     }
 
     async fn run_query<T: FromRow>(

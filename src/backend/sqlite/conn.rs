@@ -2,7 +2,7 @@
 
 use super::error::map_error;
 use super::types::bind_all;
-use super::worker::Worker;
+use super::worker::{Reply, Worker};
 use crate::backend::rewrite_placeholders_for_sqlite;
 use crate::error::{Error, Result};
 use crate::row::{Cardinality, FromRow, Row};
@@ -116,43 +116,72 @@ impl SqliteConn {
 
     /// Runs a statement, returning the number of rows it changed.
     pub(crate) async fn execute(&self, sql: &str, binds: Vec<Value>) -> Result<u64> {
+        self.submit_execute(sql, binds, true)?.await?
+    }
+
+    /// Queues a statement; the reply says how many rows it changed.
+    pub(crate) fn submit_execute(
+        &self,
+        sql: &str,
+        binds: Vec<Value>,
+        session: bool,
+    ) -> Result<Reply<Result<u64>>> {
         let sql = SqlText::new(sql);
-        self.worker
-            .call(move |conn| {
+        self.worker.submit(
+            move |conn| {
                 let start = Instant::now();
                 let result = execute_on(conn, &sql, &binds);
                 if let Ok(n) = &result {
                     trace(&sql.written, *n, start);
                 }
                 result
-            })
-            .await?
+            },
+            session,
+        )
     }
 
-    /// Runs a query and decodes its rows on the worker. With
-    /// `only_if_read_only`, a statement that would write is not run and its
-    /// binds come back as `Ok(Err(binds))` (the caller then sends it to the
-    /// writer).
+    /// Runs a query and decodes its rows on the worker.
     pub(crate) async fn query<T: FromRow>(
         &self,
         sql: &str,
         binds: Vec<Value>,
         cardinality: Cardinality,
+    ) -> Result<Vec<T>> {
+        let rows = self
+            .submit_query(sql, binds, cardinality, false, true)?
+            .await??;
+        rows.map_err(|_| Error::Config("a statement was refused".into()))
+    }
+
+    /// Queues a query whose rows are decoded on the worker. With
+    /// `only_if_read_only`, a statement that would write is not run and its
+    /// binds come back as `Ok(Err(binds))` (the caller then sends it to the
+    /// writer).
+    pub(crate) fn submit_query<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: Vec<Value>,
+        cardinality: Cardinality,
         only_if_read_only: bool,
-    ) -> Result<std::result::Result<Vec<T>, Vec<Value>>> {
+        session: bool,
+    ) -> Result<Reply<QueryResult<T>>> {
         let sql = SqlText::new(sql);
-        self.worker
-            .call(move |conn| {
+        self.worker.submit(
+            move |conn| {
                 let start = Instant::now();
                 let result = query_on::<T>(conn, &sql, binds, cardinality, only_if_read_only);
                 if let Ok(Ok(rows)) = &result {
                     trace(&sql.written, rows.len() as u64, start);
                 }
                 result
-            })
-            .await?
+            },
+            session,
+        )
     }
 }
+
+/// Decoded rows, or the binds back when a read-only run was refused.
+pub(crate) type QueryResult<T> = Result<std::result::Result<Vec<T>, Vec<Value>>>;
 
 /// A statement as the caller wrote it (for errors and traces) and as SQLite
 /// runs it (`$N` rewritten to `?N`).
@@ -214,7 +243,7 @@ fn query_on<T: FromRow>(
     binds: Vec<Value>,
     cardinality: Cardinality,
     only_if_read_only: bool,
-) -> Result<std::result::Result<Vec<T>, Vec<Value>>> {
+) -> QueryResult<T> {
     let written = sql.written.as_str();
     let mut stmt = sql.prepare(conn)?;
     if only_if_read_only && !stmt.readonly() {

@@ -140,6 +140,10 @@ impl SqlitePool {
     }
 
     /// Runs a query on a reader when it only reads, else on the writer.
+    ///
+    /// The statement is queued on the connection's worker and the
+    /// connection goes straight back to the pool: statements of many
+    /// callers queue on the workers and run back to back.
     pub(crate) async fn query<T: FromRow>(
         &self,
         sql: &str,
@@ -148,22 +152,33 @@ impl SqlitePool {
     ) -> Result<Vec<T>> {
         let mut binds = binds;
         if self.readers.is_some() && first_keyword_is(sql, READ_KEYWORDS) {
-            let conn = self.reader().await?;
-            match conn
-                .sqlite_conn()?
-                .query(sql, binds, cardinality, true)
-                .await?
-            {
+            let reply = {
+                let conn = self.reader().await?;
+                conn.sqlite_conn()?
+                    .submit_query(sql, binds, cardinality, true, false)?
+            };
+            match reply.await?? {
                 Ok(rows) => return Ok(rows),
                 Err(back) => binds = back,
             }
         }
-        let conn = self.writer().await?;
-        let rows = conn
-            .sqlite_conn()?
-            .query(sql, binds, cardinality, false)
-            .await?;
-        rows.map_err(|_| Error::Config("a statement was refused by the writer".into()))
+        let reply = {
+            let conn = self.writer().await?;
+            conn.sqlite_conn()?
+                .submit_query(sql, binds, cardinality, false, false)?
+        };
+        reply
+            .await??
+            .map_err(|_| Error::Config("a statement was refused by the writer".into()))
+    }
+
+    /// Runs a statement on the writer (queued; see [`SqlitePool::query`]).
+    pub(crate) async fn execute(&self, sql: &str, binds: Vec<Value>) -> Result<u64> {
+        let reply = {
+            let conn = self.writer().await?;
+            conn.sqlite_conn()?.submit_execute(sql, binds, false)?
+        };
+        reply.await?
     }
 
     pub(crate) fn status(&self) -> PoolStatus {

@@ -1,0 +1,110 @@
+//! What Rust types a column can hold, and which lookups each allows.
+
+use crate::value::{Decode, SqlType, ToValue};
+
+/// A Rust type a model field (and so a column) can have: the scalar types
+/// of the [value table](crate::Value) and `Option` of them for nullable
+/// columns.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the type of a model field",
+    label = "not a column type",
+    note = "column types: bool, i16, i32, i64, f32, f64, String, Vec<u8>, the chrono / uuid / json types behind features, and Option of any of them"
+)]
+pub trait FieldType: Decode + ToValue + Send + Sync + 'static {
+    /// The non-null type underneath (`i32` for both `i32` and `Option<i32>`).
+    type Base: FieldType;
+    /// True for `Option<_>`.
+    const NULLABLE: bool;
+    /// The SQL type.
+    const SQL_TYPE: SqlType;
+}
+
+/// A column type that is not `Option`.
+pub trait NonNull: FieldType {}
+
+/// A nullable column type: `is_null` and `is_not_null` need one.
+#[diagnostic::on_unimplemented(
+    message = "`is_null` / `is_not_null` need a nullable column, but this column holds `{Self}`",
+    label = "this column cannot be NULL",
+    note = "declare the field as `Option<{Self}>` to make the column nullable"
+)]
+pub trait Nullable: FieldType {}
+
+/// A text column type: the pattern lookups (`contains`, `like`, …) need one.
+#[diagnostic::on_unimplemented(
+    message = "this lookup needs a text column, but this column holds `{Self}`",
+    label = "not a text column",
+    note = "`contains`, `icontains`, `startswith`, `endswith`, `like` and `ilike` apply to String and Option<String> columns"
+)]
+pub trait Text: FieldType {}
+
+/// A numeric column type: arithmetic and `sum` / `avg` need one.
+#[diagnostic::on_unimplemented(
+    message = "arithmetic and sum/avg need a numeric column, but this column holds `{Self}`",
+    label = "not a numeric column"
+)]
+pub trait Numeric: FieldType {
+    /// The type `sum` returns (before `Option`): `i64` for integers, `f64`
+    /// for floats.
+    type Sum: FieldType + NonNull;
+}
+
+macro_rules! field_types {
+    ($($t:ty => $sql:ident),* $(,)?) => {$(
+        impl FieldType for $t {
+            type Base = $t;
+            const NULLABLE: bool = false;
+            const SQL_TYPE: SqlType = SqlType::$sql;
+        }
+        impl NonNull for $t {}
+    )*};
+}
+
+field_types!(
+    bool => Bool,
+    i16 => I16,
+    i32 => I32,
+    i64 => I64,
+    f32 => F32,
+    f64 => F64,
+    String => Text,
+    Vec<u8> => Blob,
+);
+
+#[cfg(feature = "chrono")]
+field_types!(
+    chrono::NaiveDateTime => Timestamp,
+    chrono::DateTime<chrono::Utc> => TimestampTz,
+    chrono::NaiveDate => Date,
+    chrono::NaiveTime => Time,
+);
+
+#[cfg(feature = "uuid")]
+field_types!(uuid::Uuid => Uuid);
+
+#[cfg(feature = "json")]
+field_types!(serde_json::Value => Json);
+
+impl<T: NonNull> FieldType for Option<T> {
+    type Base = T;
+    const NULLABLE: bool = true;
+    const SQL_TYPE: SqlType = T::SQL_TYPE;
+}
+
+impl<T: NonNull> Nullable for Option<T> {}
+
+impl Text for String {}
+impl Text for Option<String> {}
+
+macro_rules! numeric {
+    ($($t:ty => $sum:ty),*) => {$(
+        impl Numeric for $t {
+            type Sum = $sum;
+        }
+        impl Numeric for Option<$t> {
+            type Sum = $sum;
+        }
+    )*};
+}
+
+numeric!(i16 => i64, i32 => i64, i64 => i64, f32 => f64, f64 => f64);

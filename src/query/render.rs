@@ -1,0 +1,362 @@
+//! The one renderer: SQL text goes in through `push_sql`, identifiers
+//! through `push_identifier` (quoted), values through `push_bind`
+//! (placeholder). Nothing else reaches the statement.
+
+use super::column::escape_like;
+use super::condition::{Node, PatternKind};
+use super::operand::Operand;
+use super::order::{Nulls, Order};
+use crate::backend::Dialect;
+use crate::value::{SqlType, Value};
+
+/// Lists longer than this travel as one JSON array bind instead of one bind
+/// per value.
+const IN_LIST_INLINE_MAX: usize = 1_000;
+
+/// SQL text and its binds, for one dialect.
+#[derive(Debug)]
+pub(crate) struct SqlWriter {
+    dialect: Dialect,
+    sql: String,
+    binds: Vec<Value>,
+}
+
+impl SqlWriter {
+    pub(crate) fn new(dialect: Dialect) -> Self {
+        SqlWriter {
+            dialect,
+            sql: String::with_capacity(128),
+            binds: Vec::new(),
+        }
+    }
+
+    pub(crate) fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub(crate) fn push_sql(&mut self, sql: &str) {
+        self.sql.push_str(sql);
+    }
+
+    pub(crate) fn push_identifier(&mut self, name: &str) {
+        self.dialect.push_identifier(&mut self.sql, name);
+    }
+
+    pub(crate) fn push_bind(&mut self, value: Value) {
+        self.binds.push(value);
+        self.dialect.push_placeholder(&mut self.sql, self.binds.len());
+    }
+
+    pub(crate) fn finish(self) -> (String, Vec<Value>) {
+        (self.sql, self.binds)
+    }
+
+    /// `"table"."column"`
+    pub(crate) fn push_column(&mut self, table: &str, name: &str) {
+        self.push_identifier(table);
+        self.push_sql(".");
+        self.push_identifier(name);
+    }
+
+    pub(crate) fn push_operand(&mut self, operand: &Operand) {
+        match operand {
+            Operand::Column { table, name } => self.push_column(table, name),
+            Operand::Value(v) => self.push_bind(v.clone()),
+            Operand::Arith(lhs, op, rhs) => {
+                self.push_sql("(");
+                self.push_operand(lhs);
+                self.push_sql(op.sql());
+                self.push_operand(rhs);
+                self.push_sql(")");
+            }
+        }
+    }
+
+    pub(crate) fn push_condition(&mut self, node: &Node) {
+        match node {
+            Node::True => self.push_sql("(1 = 1)"),
+            Node::False => self.push_sql("(1 = 0)"),
+            Node::Cmp(lhs, op, rhs) => {
+                self.push_sql("(");
+                self.push_operand(lhs);
+                self.push_sql(op.sql());
+                self.push_operand(rhs);
+                self.push_sql(")");
+            }
+            Node::In(lhs, list, sql_type) => self.push_in(lhs, list, *sql_type),
+            Node::IsNull(operand, is_null) => {
+                self.push_sql("(");
+                self.push_operand(operand);
+                self.push_sql(if *is_null { " IS NULL)" } else { " IS NOT NULL)" });
+            }
+            Node::Between(operand, low, high) => {
+                self.push_sql("(");
+                self.push_operand(operand);
+                self.push_sql(" BETWEEN ");
+                self.push_operand(low);
+                self.push_sql(" AND ");
+                self.push_operand(high);
+                self.push_sql(")");
+            }
+            Node::Pattern {
+                operand,
+                kind,
+                pattern,
+                case_insensitive,
+            } => self.push_pattern(operand, *kind, pattern, *case_insensitive),
+            Node::And(nodes) | Node::Or(nodes) if nodes.is_empty() => {
+                self.push_condition(if matches!(node, Node::And(_)) {
+                    &Node::True
+                } else {
+                    &Node::False
+                });
+            }
+            Node::And(nodes) | Node::Or(nodes) => {
+                let joiner = if matches!(node, Node::And(_)) { " AND " } else { " OR " };
+                self.push_sql("(");
+                for (i, n) in nodes.iter().enumerate() {
+                    if i > 0 {
+                        self.push_sql(joiner);
+                    }
+                    self.push_condition(n);
+                }
+                self.push_sql(")");
+            }
+            Node::Not(inner) => {
+                self.push_sql("NOT ");
+                self.push_condition(inner);
+            }
+        }
+    }
+
+    fn push_in(&mut self, lhs: &Operand, list: &[Operand], sql_type: SqlType) {
+        if list.len() > IN_LIST_INLINE_MAX {
+            if let Some(json) = json_array(list) {
+                self.push_sql("(");
+                self.push_operand(lhs);
+                match self.dialect {
+                    Dialect::Postgres => {
+                        self.push_sql(" IN (SELECT CAST(value AS ");
+                        self.push_sql(self.dialect.type_name(sql_type));
+                        self.push_sql(") FROM jsonb_array_elements_text(CAST(");
+                        self.push_bind(Value::Text(json));
+                        self.push_sql(" AS jsonb)) AS value))");
+                    }
+                    Dialect::Sqlite => {
+                        self.push_sql(" IN (SELECT value FROM json_each(");
+                        self.push_bind(Value::Text(json));
+                        self.push_sql(")))");
+                    }
+                }
+                return;
+            }
+        }
+        self.push_sql("(");
+        self.push_operand(lhs);
+        self.push_sql(" IN (");
+        for (i, v) in list.iter().enumerate() {
+            if i > 0 {
+                self.push_sql(", ");
+            }
+            self.push_operand(v);
+        }
+        self.push_sql("))");
+    }
+
+    fn push_pattern(&mut self, operand: &Operand, kind: PatternKind, pattern: &str, ci: bool) {
+        let like = match kind {
+            PatternKind::Like => balance_trailing_escape(pattern),
+            PatternKind::Contains => format!("%{}%", escape_like(pattern)),
+            PatternKind::StartsWith => format!("{}%", escape_like(pattern)),
+            PatternKind::EndsWith => format!("%{}", escape_like(pattern)),
+        };
+        self.push_sql("(");
+        self.push_operand(operand);
+        match (self.dialect, ci) {
+            (Dialect::Postgres, false) => self.push_sql(" LIKE "),
+            (Dialect::Postgres, true) => self.push_sql(" ILIKE "),
+            // SQLite's LIKE folds ASCII case, which is what `i…` lookups want.
+            (Dialect::Sqlite, true) => self.push_sql(" LIKE "),
+            // Case-sensitive matching on SQLite: GLOB.
+            (Dialect::Sqlite, false) => {
+                self.push_sql(" GLOB ");
+                self.push_bind(Value::Text(like_to_glob(&like)));
+                self.push_sql(")");
+                return;
+            }
+        }
+        self.push_bind(Value::Text(like));
+        self.push_sql(" ESCAPE '\\')");
+    }
+
+    /// `ORDER BY …` terms.
+    pub(crate) fn push_orders<M>(&mut self, orders: &[Order<M>]) {
+        for (i, o) in orders.iter().enumerate() {
+            self.push_sql(if i == 0 { " ORDER BY " } else { ", " });
+            self.push_operand(&o.operand);
+            self.push_sql(if o.descending { " DESC" } else { " ASC" });
+            self.push_sql(match o.nulls {
+                Nulls::First => " NULLS FIRST",
+                Nulls::Last => " NULLS LAST",
+            });
+        }
+    }
+
+    /// `LIMIT … OFFSET …`, values bound.
+    pub(crate) fn push_limit_offset(&mut self, limit: Option<u64>, offset: Option<u64>) {
+        let as_value = |n: u64| Value::I64(i64::try_from(n).unwrap_or(i64::MAX));
+        match (limit, offset) {
+            (None, None) => {}
+            (Some(l), None) => {
+                self.push_sql(" LIMIT ");
+                self.push_bind(as_value(l));
+            }
+            (limit, Some(o)) => {
+                match (limit, self.dialect) {
+                    (Some(l), _) => {
+                        self.push_sql(" LIMIT ");
+                        self.push_bind(as_value(l));
+                    }
+                    // SQLite needs a LIMIT before OFFSET; -1 is "no limit".
+                    (None, Dialect::Sqlite) => self.push_sql(" LIMIT -1"),
+                    (None, Dialect::Postgres) => {}
+                }
+                self.push_sql(" OFFSET ");
+                self.push_bind(as_value(o));
+            }
+        }
+    }
+}
+
+/// A LIKE pattern ending in a lone `\` gets it doubled, so it matches a
+/// literal backslash on both backends (PostgreSQL would reject it).
+fn balance_trailing_escape(pattern: &str) -> String {
+    let trailing = pattern.chars().rev().take_while(|&c| c == '\\').count();
+    let mut out = pattern.to_owned();
+    if trailing % 2 == 1 {
+        out.push('\\');
+    }
+    out
+}
+
+/// Translates a LIKE pattern (`%`, `_`, `\` escapes) to an equivalent GLOB
+/// pattern (`*`, `?`, `[x]` for literal specials).
+fn like_to_glob(like: &str) -> String {
+    let mut out = String::with_capacity(like.len() + 4);
+    let mut chars = like.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(literal) => push_glob_literal(&mut out, literal),
+                None => push_glob_literal(&mut out, '\\'),
+            },
+            '%' => out.push('*'),
+            '_' => out.push('?'),
+            other => push_glob_literal(&mut out, other),
+        }
+    }
+    out
+}
+
+fn push_glob_literal(out: &mut String, c: char) {
+    match c {
+        '*' => out.push_str("[*]"),
+        '?' => out.push_str("[?]"),
+        '[' => out.push_str("[[]"),
+        other => out.push(other),
+    }
+}
+
+/// The values of an IN list as a JSON array, when every one of them has a
+/// faithful JSON form.
+fn json_array(list: &[Operand]) -> Option<String> {
+    let mut out = String::from("[");
+    for (i, op) in list.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let Operand::Value(v) = op else { return None };
+        match v {
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::I16(n) => out.push_str(&n.to_string()),
+            Value::I32(n) => out.push_str(&n.to_string()),
+            Value::I64(n) => out.push_str(&n.to_string()),
+            Value::F32(f) if f.is_finite() => out.push_str(&format!("{:e}", f64::from(*f))),
+            Value::F64(f) if f.is_finite() => out.push_str(&format!("{f:e}")),
+            Value::Text(s) => push_json_string(&mut out, s),
+            #[cfg(feature = "chrono")]
+            Value::Timestamp(t) => {
+                push_json_string(&mut out, &t.format(crate::value::time_formats::TIMESTAMP).to_string())
+            }
+            #[cfg(feature = "chrono")]
+            Value::TimestampTz(t) => {
+                push_json_string(&mut out, &t.format(crate::value::time_formats::TIMESTAMPTZ).to_string())
+            }
+            #[cfg(feature = "chrono")]
+            Value::Date(d) => {
+                push_json_string(&mut out, &d.format(crate::value::time_formats::DATE).to_string())
+            }
+            #[cfg(feature = "chrono")]
+            Value::Time(t) => {
+                push_json_string(&mut out, &t.format(crate::value::time_formats::TIME).to_string())
+            }
+            _ => return None,
+        }
+    }
+    out.push(']');
+    Some(out)
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_translation() {
+        assert_eq!(like_to_glob("%a_b%"), "*a?b*");
+        assert_eq!(like_to_glob(r"50\%\_x\\"), r"50%_x\");
+        assert_eq!(like_to_glob("*?["), "[*][?][[]");
+        assert_eq!(like_to_glob(r"end\"), r"end\");
+    }
+
+    #[test]
+    fn trailing_escape_is_balanced() {
+        assert_eq!(balance_trailing_escape(r"a\"), r"a\\");
+        assert_eq!(balance_trailing_escape(r"a\\"), r"a\\");
+        assert_eq!(balance_trailing_escape("a"), "a");
+    }
+
+    #[test]
+    fn json_arrays() {
+        let list = vec![
+            Operand::Value(Value::Text("q\"\\\n".into())),
+            Operand::Value(Value::I64(-5)),
+            Operand::Value(Value::F64(1.5)),
+        ];
+        assert_eq!(json_array(&list).unwrap(), r#"["q\"\\\u000a",-5,1.5e0]"#);
+        assert!(json_array(&[Operand::Value(Value::F64(f64::NAN))]).is_none());
+        assert!(json_array(&[Operand::Value(Value::Blob(vec![1]))]).is_none());
+    }
+
+    #[test]
+    fn empty_and_or() {
+        let mut w = SqlWriter::new(Dialect::Sqlite);
+        w.push_condition(&Node::And(vec![]));
+        w.push_sql(" ");
+        w.push_condition(&Node::Or(vec![]));
+        assert_eq!(w.finish().0, "(1 = 1) (1 = 0)");
+    }
+}
