@@ -27,6 +27,7 @@ mod executor;
 mod model;
 mod options;
 mod pool;
+mod query;
 mod row;
 mod value;
 
@@ -35,8 +36,13 @@ pub use connection::Connection;
 pub use database::{Database, DatabaseBuilder};
 pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPhase};
 pub use executor::Executor;
-pub use model::Model;
+pub use model::{FieldInfo, Model};
 pub use pool::{PoolConfig, PoolStatus};
+pub use query::{
+    Aggregate, Assignment, AutoKey, Column, Condition, Expr, FieldType, GroupedQuerySet,
+    IntoGroupBy, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, Order, Projection, QuerySet,
+    Selectable, Text, Values,
+};
 pub use row::{FromRow, Row};
 pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
 

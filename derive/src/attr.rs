@@ -7,13 +7,23 @@ use syn::{Attribute, LitStr};
 #[derive(Default)]
 pub(crate) struct StructAttrs {
     pub(crate) table: Option<String>,
+    pub(crate) krate: Option<syn::Path>,
 }
 
 /// Field-level settings.
 #[derive(Default)]
 pub(crate) struct FieldAttrs {
     pub(crate) column: Option<String>,
+    pub(crate) primary_key: Option<proc_macro2::Span>,
+    pub(crate) auto: Option<proc_macro2::Span>,
+    pub(crate) unique: bool,
+    pub(crate) index: bool,
+    pub(crate) default: Option<String>,
+    pub(crate) skip: Option<proc_macro2::Span>,
 }
+
+const STRUCT_CHOICES: &str = "expected one of: `table = \"...\"`, `crate = \"...\"`";
+const FIELD_CHOICES: &str = "expected one of: `primary_key`, `auto`, `column = \"...\"`, `unique`, `index`, `default = \"SQL expression\"`, `skip`";
 
 /// Appends `e` to the collected errors.
 pub(crate) fn push(errors: &mut Option<syn::Error>, e: syn::Error) {
@@ -27,22 +37,32 @@ fn model_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
     attrs.iter().filter(|a| a.path().is_ident("model"))
 }
 
+fn non_empty(lit: LitStr, what: &str) -> syn::Result<String> {
+    let value = lit.value();
+    if value.trim().is_empty() {
+        return Err(syn::Error::new_spanned(
+            lit,
+            format!("the {what} must not be empty"),
+        ));
+    }
+    Ok(value)
+}
+
 pub(crate) fn parse_struct(attrs: &[Attribute], errors: &mut Option<syn::Error>) -> StructAttrs {
     let mut out = StructAttrs::default();
     for attr in model_attrs(attrs) {
         let result = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
+                out.table = Some(non_empty(meta.value()?.parse()?, "table name")?);
+                Ok(())
+            } else if meta.path.is_ident("crate") {
                 let lit: LitStr = meta.value()?.parse()?;
-                if lit.value().is_empty() {
-                    return Err(syn::Error::new_spanned(
-                        lit,
-                        "the table name must not be empty",
-                    ));
-                }
-                out.table = Some(lit.value());
+                out.krate = Some(lit.parse()?);
                 Ok(())
             } else {
-                Err(meta.error("unknown model attribute on a struct; expected `table = \"...\"`"))
+                Err(meta.error(format!(
+                    "unknown model attribute on a struct; {STRUCT_CHOICES}"
+                )))
             }
         });
         if let Err(e) = result {
@@ -56,19 +76,39 @@ pub(crate) fn parse_field(attrs: &[Attribute], errors: &mut Option<syn::Error>) 
     let mut out = FieldAttrs::default();
     for attr in model_attrs(attrs) {
         let result = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("column") {
-                let lit: LitStr = meta.value()?.parse()?;
-                if lit.value().is_empty() {
-                    return Err(syn::Error::new_spanned(
-                        lit,
-                        "the column name must not be empty",
-                    ));
+            let path = &meta.path;
+            let flag = |meta: &syn::meta::ParseNestedMeta<'_>| -> syn::Result<()> {
+                if meta.input.peek(syn::Token![=]) {
+                    Err(meta.error("this attribute takes no value"))
+                } else {
+                    Ok(())
                 }
-                out.column = Some(lit.value());
-                Ok(())
+            };
+            if path.is_ident("column") {
+                out.column = Some(non_empty(meta.value()?.parse()?, "column name")?);
+            } else if path.is_ident("primary_key") {
+                flag(&meta)?;
+                out.primary_key = Some(syn::spanned::Spanned::span(path));
+            } else if path.is_ident("auto") {
+                flag(&meta)?;
+                out.auto = Some(syn::spanned::Spanned::span(path));
+            } else if path.is_ident("unique") {
+                flag(&meta)?;
+                out.unique = true;
+            } else if path.is_ident("index") {
+                flag(&meta)?;
+                out.index = true;
+            } else if path.is_ident("default") {
+                out.default = Some(non_empty(meta.value()?.parse()?, "default expression")?);
+            } else if path.is_ident("skip") {
+                flag(&meta)?;
+                out.skip = Some(syn::spanned::Spanned::span(path));
             } else {
-                Err(meta.error("unknown model attribute on a field; expected `column = \"...\"`"))
+                return Err(meta.error(format!(
+                    "unknown model attribute on a field; {FIELD_CHOICES}"
+                )));
             }
+            Ok(())
         });
         if let Err(e) = result {
             push(errors, e);

@@ -1,9 +1,10 @@
 //! The expansion of `#[derive(Model)]`.
 
-use crate::attr::{parse_field, parse_struct, push};
-use proc_macro2::TokenStream;
-use quote::quote;
-use syn::{Data, DeriveInput, Fields};
+use crate::attr::{parse_field, parse_struct, push, FieldAttrs};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, Ident, Type};
 
 /// `BlogPost` → `blog_post`.
 pub(crate) fn snake_case(name: &str) -> String {
@@ -26,10 +27,29 @@ pub(crate) fn snake_case(name: &str) -> String {
     out
 }
 
+/// One field of the struct, with its settings.
+struct Field<'a> {
+    ident: &'a Ident,
+    ty: &'a Type,
+    attrs: FieldAttrs,
+    column: String,
+}
+
+impl Field<'_> {
+    fn name(&self) -> String {
+        let s = self.ident.to_string();
+        s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
+    }
+
+    fn const_ident(&self) -> Ident {
+        Ident::new(&self.name().to_uppercase(), self.ident.span())
+    }
+}
+
 /// Expands the derive for one struct.
 pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = None;
-    let fields = match &input.data {
+    let named = match &input.data {
         Data::Struct(s) => match &s.fields {
             Fields::Named(named) => &named.named,
             _ => {
@@ -57,32 +77,214 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     }
     let attrs = parse_struct(&input.attrs, &mut errors);
     let ident = &input.ident;
+    let krate = attrs.krate.unwrap_or_else(|| syn::parse_quote!(::sylvan));
     let table = attrs
         .table
         .unwrap_or_else(|| snake_case(&ident.to_string()));
-    let mut columns = Vec::new();
-    let mut decodes = Vec::new();
-    for (i, field) in fields.iter().enumerate() {
-        let f = parse_field(&field.attrs, &mut errors);
-        let Some(name) = &field.ident else { continue };
-        let column = f.column.unwrap_or_else(|| {
-            let s = name.to_string();
-            s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
-        });
-        columns.push(column);
-        decodes.push(quote! { #name: row.get(#i)? });
+
+    let mut fields = Vec::new();
+    for field in named {
+        let Some(fident) = &field.ident else { continue };
+        let fattrs = parse_field(&field.attrs, &mut errors);
+        let mut f = Field {
+            ident: fident,
+            ty: &field.ty,
+            column: String::new(),
+            attrs: fattrs,
+        };
+        f.column = f.attrs.column.clone().unwrap_or_else(|| f.name());
+        if let Some(span) = f.attrs.skip {
+            let stored_only = f.attrs.primary_key.is_some()
+                || f.attrs.auto.is_some()
+                || f.attrs.unique
+                || f.attrs.index
+                || f.attrs.column.is_some()
+                || f.attrs.default.is_some();
+            if stored_only {
+                push(
+                    &mut errors,
+                    syn::Error::new(
+                        span,
+                        "a `skip` field is not stored, so it takes no other model attribute",
+                    ),
+                );
+            }
+        }
+        if let (Some(span), None) = (f.attrs.auto, f.attrs.primary_key) {
+            push(
+                &mut errors,
+                syn::Error::new(span, "`auto` applies to the primary key: add `primary_key`"),
+            );
+        }
+        fields.push(f);
     }
+
+    // The primary key: the field marked `primary_key`, else a field named `id`.
+    let marked: Vec<usize> = (0..fields.len())
+        .filter(|&i| fields[i].attrs.primary_key.is_some())
+        .collect();
+    let pk = match marked.as_slice() {
+        [one] => Some(*one),
+        [] => {
+            let by_name = fields
+                .iter()
+                .position(|f| f.name() == "id" && f.attrs.skip.is_none());
+            if by_name.is_none() {
+                push(
+                    &mut errors,
+                    syn::Error::new_spanned(
+                        ident,
+                        "a model needs a primary key: mark one field `#[model(primary_key)]` (a field named `id` is taken by default)",
+                    ),
+                );
+            }
+            by_name
+        }
+        [_, rest @ ..] => {
+            for &i in rest {
+                let span = fields[i].attrs.primary_key.unwrap_or_else(Span::call_site);
+                push(
+                    &mut errors,
+                    syn::Error::new(
+                        span,
+                        "a model has one primary key: composite primary keys are not supported; keep `primary_key` on one field and add a unique constraint in a migration",
+                    ),
+                );
+            }
+            None
+        }
+    };
     if let Some(e) = errors {
         return Err(e);
     }
+    let Some(pk) = pk else {
+        return Err(syn::Error::new_spanned(
+            ident,
+            "a model needs a primary key",
+        ));
+    };
+
+    let stored: Vec<&Field<'_>> = fields.iter().filter(|f| f.attrs.skip.is_none()).collect();
+    let pk_field = &fields[pk];
+    let pk_index = stored
+        .iter()
+        .position(|f| f.ident == pk_field.ident)
+        .unwrap_or_default();
+    let pk_ident = pk_field.ident;
+    let pk_ty = pk_field.ty;
+    let pk_const = pk_field.const_ident();
+
+    let consts = stored.iter().map(|f| {
+        let name = f.const_ident();
+        let ty = f.ty;
+        let column = &f.column;
+        let doc = format!("The `{}` column (field `{}`).", f.column, f.name());
+        quote! {
+            #[doc = #doc]
+            pub const #name: #krate::Column<#ident, #ty> = #krate::Column::new(#table, #column);
+        }
+    });
+    let columns = stored.iter().map(|f| &f.column);
+    let infos = stored.iter().map(|f| {
+        let ty = f.ty;
+        let name = f.name();
+        let column = &f.column;
+        let mut info = quote! {
+            #krate::FieldInfo::new(
+                #name,
+                #column,
+                <#ty as #krate::FieldType>::SQL_TYPE,
+                <#ty as #krate::FieldType>::NULLABLE,
+            )
+        };
+        if f.attrs.primary_key.is_some() || f.ident == pk_ident {
+            info = quote! { #info.primary_key() };
+        }
+        if f.attrs.auto.is_some() {
+            info = quote! { #info.auto() };
+        }
+        if f.attrs.unique {
+            info = quote! { #info.unique() };
+        }
+        if f.attrs.index {
+            info = quote! { #info.index() };
+        }
+        if let Some(d) = &f.attrs.default {
+            info = quote! { #info.default_sql(#d) };
+        }
+        info
+    });
+    let to_values = stored.iter().map(|f| {
+        let fi = f.ident;
+        quote! { #krate::ToValue::to_value(&self.#fi)? }
+    });
+    let mut position = 0_usize;
+    let decodes = fields.iter().map(|f| {
+        let fi = f.ident;
+        let ty = f.ty;
+        if f.attrs.skip.is_some() {
+            quote_spanned! { ty.span() => #fi: <#ty as ::core::default::Default>::default() }
+        } else {
+            let i = position;
+            position += 1;
+            quote! { #fi: row.get(#i)? }
+        }
+    });
+    let auto_check = pk_field.attrs.auto.map(|_| {
+        let check = format_ident!("__sylvan_auto_key_check_{}", ident);
+        quote_spanned! { pk_ty.span() =>
+            #[allow(non_snake_case, dead_code)]
+            fn #check() {
+                fn is_auto_key<T: #krate::AutoKey>() {}
+                is_auto_key::<#pk_ty>();
+            }
+        }
+    });
+    let field_type_checks = stored.iter().map(|f| {
+        let ty = f.ty;
+        quote_spanned! { ty.span() => is_field_type::<#ty>(); }
+    });
+    let check_fn = format_ident!("__sylvan_field_type_check_{}", ident);
+
     Ok(quote! {
-        impl ::sylvan::Model for #ident {
-            const TABLE: &'static str = #table;
-            const COLUMNS: &'static [&'static str] = &[#(#columns),*];
+        impl #ident {
+            #(#consts)*
         }
 
-        impl ::sylvan::FromRow for #ident {
-            fn from_row(row: &::sylvan::Row<'_>) -> ::sylvan::Result<Self> {
+        #[allow(non_snake_case, dead_code)]
+        fn #check_fn() {
+            fn is_field_type<T: #krate::FieldType>() {}
+            #(#field_type_checks)*
+        }
+
+        #auto_check
+
+        impl #krate::Model for #ident {
+            const TABLE: &'static str = #table;
+            const COLUMNS: &'static [&'static str] = &[#(#columns),*];
+            const FIELDS: &'static [#krate::FieldInfo] = &[#(#infos),*];
+            const PRIMARY_KEY_INDEX: usize = #pk_index;
+            type PrimaryKey = #pk_ty;
+
+            fn primary_key_column() -> #krate::Column<Self, #pk_ty> {
+                Self::#pk_const
+            }
+
+            fn primary_key(&self) -> #pk_ty {
+                ::core::clone::Clone::clone(&self.#pk_ident)
+            }
+
+            fn set_primary_key(&mut self, key: #pk_ty) {
+                self.#pk_ident = key;
+            }
+
+            fn to_values(&self) -> #krate::Result<::std::vec::Vec<#krate::Value>> {
+                ::core::result::Result::Ok(::std::vec![#(#to_values),*])
+            }
+        }
+
+        impl #krate::FromRow for #ident {
+            fn from_row(row: &#krate::Row<'_>) -> #krate::Result<Self> {
                 ::core::result::Result::Ok(Self { #(#decodes),* })
             }
         }
@@ -110,13 +312,26 @@ mod tests {
         let e = expand(&input).unwrap_err();
         let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
         assert_eq!(all.len(), 2, "{all:?}");
-        assert!(all[0].contains("expected `table"), "{all:?}");
-        assert!(all[1].contains("expected `column"), "{all:?}");
+        assert!(all[0].contains("`table"), "{all:?}");
+        assert!(all[1].contains("`column"), "{all:?}");
 
         let ok: DeriveInput =
             syn::parse_quote! { struct BlogPost { id: i64, #[model(column = "t")] title: String } };
         let out = expand(&ok).unwrap().to_string();
         assert!(out.contains("\"blog_post\""), "{out}");
         assert!(out.contains("\"t\""), "{out}");
+    }
+
+    #[test]
+    fn primary_key_rules() {
+        let none: DeriveInput = syn::parse_quote! { struct A { name: String } };
+        assert!(expand(&none)
+            .unwrap_err()
+            .to_string()
+            .contains("needs a primary key"));
+        let two: DeriveInput = syn::parse_quote! {
+            struct B { #[model(primary_key)] a: i64, #[model(primary_key)] b: i64 }
+        };
+        assert!(expand(&two).unwrap_err().to_string().contains("composite"));
     }
 }

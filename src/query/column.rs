@@ -46,6 +46,15 @@ impl<M, T> Column<M, T> {
         }
     }
 
+    /// `column = value` for a value of the column's own type.
+    pub(crate) fn eq_value(self, value: T) -> Condition<M>
+    where
+        T: FieldType,
+    {
+        let value = value.into_value().unwrap_or(crate::value::Value::Null);
+        Condition::new(Node::Cmp(self.operand(), CmpOp::Eq, Operand::Value(value)))
+    }
+
     /// `SET column = value` for [`QuerySet::update`](crate::QuerySet::update);
     /// the value may be an expression over the row's columns
     /// (`Book::STOCK.set(Book::STOCK - 1)`).

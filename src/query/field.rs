@@ -10,7 +10,7 @@ use crate::value::{Decode, SqlType, ToValue};
     label = "not a column type",
     note = "column types: bool, i16, i32, i64, f32, f64, String, Vec<u8>, the chrono / uuid / json types behind features, and Option of any of them"
 )]
-pub trait FieldType: Decode + ToValue + Send + Sync + 'static {
+pub trait FieldType: Decode + ToValue + Clone + Send + Sync + 'static {
     /// The non-null type underneath (`i32` for both `i32` and `Option<i32>`).
     type Base: FieldType;
     /// True for `Option<_>`.
@@ -18,6 +18,19 @@ pub trait FieldType: Decode + ToValue + Send + Sync + 'static {
     /// The SQL type.
     const SQL_TYPE: SqlType;
 }
+
+/// An integer type a database can generate as a key: `#[model(auto)]`
+/// needs one.
+#[diagnostic::on_unimplemented(
+    message = "`auto` keys must be integers (i16, i32 or i64), not `{Self}`",
+    label = "the database cannot generate this key",
+    note = "drop `auto` and set the key yourself, or make the field an integer"
+)]
+pub trait AutoKey: FieldType {}
+
+impl AutoKey for i16 {}
+impl AutoKey for i32 {}
+impl AutoKey for i64 {}
 
 /// A column type that is not `Option`.
 pub trait NonNull: FieldType {}

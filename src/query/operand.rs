@@ -8,7 +8,8 @@ use std::marker::PhantomData;
 
 /// An untyped operand, as rendered.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Operand {
+#[doc(hidden)]
+pub enum Operand {
     /// `"table"."column"`.
     Column {
         table: &'static str,
@@ -22,7 +23,8 @@ pub(crate) enum Operand {
 
 /// An arithmetic operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ArithOp {
+#[doc(hidden)]
+pub enum ArithOp {
     Add,
     Sub,
     Mul,

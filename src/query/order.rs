@@ -30,7 +30,11 @@ impl<M> Order<M> {
         Order {
             operand,
             descending,
-            nulls: if descending { Nulls::First } else { Nulls::Last },
+            nulls: if descending {
+                Nulls::First
+            } else {
+                Nulls::Last
+            },
             _marker: PhantomData,
         }
     }

@@ -44,7 +44,8 @@ impl SqlWriter {
 
     pub(crate) fn push_bind(&mut self, value: Value) {
         self.binds.push(value);
-        self.dialect.push_placeholder(&mut self.sql, self.binds.len());
+        self.dialect
+            .push_placeholder(&mut self.sql, self.binds.len());
     }
 
     pub(crate) fn finish(self) -> (String, Vec<Value>) {
@@ -87,7 +88,11 @@ impl SqlWriter {
             Node::IsNull(operand, is_null) => {
                 self.push_sql("(");
                 self.push_operand(operand);
-                self.push_sql(if *is_null { " IS NULL)" } else { " IS NOT NULL)" });
+                self.push_sql(if *is_null {
+                    " IS NULL)"
+                } else {
+                    " IS NOT NULL)"
+                });
             }
             Node::Between(operand, low, high) => {
                 self.push_sql("(");
@@ -112,7 +117,11 @@ impl SqlWriter {
                 });
             }
             Node::And(nodes) | Node::Or(nodes) => {
-                let joiner = if matches!(node, Node::And(_)) { " AND " } else { " OR " };
+                let joiner = if matches!(node, Node::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
                 self.push_sql("(");
                 for (i, n) in nodes.iter().enumerate() {
                     if i > 0 {
@@ -285,21 +294,26 @@ fn json_array(list: &[Operand]) -> Option<String> {
             Value::F64(f) if f.is_finite() => out.push_str(&format!("{f:e}")),
             Value::Text(s) => push_json_string(&mut out, s),
             #[cfg(feature = "chrono")]
-            Value::Timestamp(t) => {
-                push_json_string(&mut out, &t.format(crate::value::time_formats::TIMESTAMP).to_string())
-            }
+            Value::Timestamp(t) => push_json_string(
+                &mut out,
+                &t.format(crate::value::time_formats::TIMESTAMP).to_string(),
+            ),
             #[cfg(feature = "chrono")]
-            Value::TimestampTz(t) => {
-                push_json_string(&mut out, &t.format(crate::value::time_formats::TIMESTAMPTZ).to_string())
-            }
+            Value::TimestampTz(t) => push_json_string(
+                &mut out,
+                &t.format(crate::value::time_formats::TIMESTAMPTZ)
+                    .to_string(),
+            ),
             #[cfg(feature = "chrono")]
-            Value::Date(d) => {
-                push_json_string(&mut out, &d.format(crate::value::time_formats::DATE).to_string())
-            }
+            Value::Date(d) => push_json_string(
+                &mut out,
+                &d.format(crate::value::time_formats::DATE).to_string(),
+            ),
             #[cfg(feature = "chrono")]
-            Value::Time(t) => {
-                push_json_string(&mut out, &t.format(crate::value::time_formats::TIME).to_string())
-            }
+            Value::Time(t) => push_json_string(
+                &mut out,
+                &t.format(crate::value::time_formats::TIME).to_string(),
+            ),
             _ => return None,
         }
     }

@@ -65,7 +65,9 @@ impl Manager for SqliteManager {
                 })
                 .await?;
             if !clean {
-                return Err(RecycleError::message("could not roll back an open transaction"));
+                return Err(RecycleError::message(
+                    "could not roll back an open transaction",
+                ));
             }
         }
         Ok(())

@@ -77,7 +77,9 @@ impl Shared {
 
     fn lock_switch(&self) -> std::sync::MutexGuard<'_, ()> {
         // The guarded data is `()`: a poisoned lock holds nothing broken.
-        self.switch.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.switch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn set_running(&self, job: u64) {

@@ -1,0 +1,23 @@
+//! The typed query builder: columns, lookups, conditions, orderings,
+//! projections, aggregates and the `QuerySet` that runs them.
+
+mod column;
+mod condition;
+mod field;
+mod operand;
+mod order;
+mod queryset;
+mod render;
+mod select;
+mod update;
+
+pub use column::Column;
+pub use condition::Condition;
+pub use field::{AutoKey, FieldType, NonNull, Nullable, Numeric, Text};
+pub use operand::{Expr, IntoOperand};
+pub use order::{IntoOrders, Order};
+pub use queryset::{GroupedQuerySet, QuerySet};
+pub use select::{Aggregate, IntoGroupBy, Projection, Selectable, Values};
+pub use update::Assignment;
+
+pub(crate) use render::SqlWriter;

@@ -1,0 +1,373 @@
+//! `QuerySet<M>`: a lazy, typed query over one model's table.
+
+use super::condition::{Condition, Node};
+use super::order::{IntoOrders, Order};
+use super::render::SqlWriter;
+use super::select::{IntoGroupBy, Projection, Values};
+use super::update::Assignment;
+use crate::backend::Dialect;
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+use crate::model::Model;
+use crate::row::Cardinality;
+use crate::value::Value;
+use std::marker::PhantomData;
+
+/// A query over the rows of model `M`, built by chaining and run by a
+/// terminal method given an [`Executor`] (a [`Database`](crate::Database),
+/// a [`Connection`](crate::Connection)). Nothing touches the database
+/// before that.
+///
+/// ```
+/// use sylvan::prelude::*;
+/// use sylvan::{Dialect, Model};
+///
+/// #[derive(Debug, Model)]
+/// struct User {
+///     #[model(primary_key, auto)]
+///     id: i64,
+///     name: String,
+///     age: i32,
+/// }
+///
+/// let q = User::objects()
+///     .filter(User::AGE.gt(18))
+///     .exclude(User::NAME.startswith("test_"))
+///     .order_by((User::NAME.asc(), User::ID.desc()))
+///     .limit(10);
+/// assert_eq!(
+///     q.to_sql(Dialect::Postgres).0,
+///     r#"SELECT "user"."id", "user"."name", "user"."age" FROM "user" WHERE (("user"."age" > $1) AND NOT ("user"."name" LIKE $2 ESCAPE '\')) ORDER BY "user"."name" ASC NULLS LAST, "user"."id" DESC NULLS FIRST LIMIT $3"#
+/// );
+/// assert_eq!(
+///     q.to_sql(Dialect::Sqlite).0,
+///     r#"SELECT "user"."id", "user"."name", "user"."age" FROM "user" WHERE (("user"."age" > ?1) AND NOT ("user"."name" GLOB ?2)) ORDER BY "user"."name" ASC NULLS LAST, "user"."id" DESC NULLS FIRST LIMIT ?3"#
+/// );
+/// ```
+#[must_use = "a QuerySet does nothing until a terminal method (all, get, count, …) runs it"]
+pub struct QuerySet<M> {
+    pub(crate) filter: Node,
+    pub(crate) orders: Vec<Order<M>>,
+    pub(crate) limit: Option<u64>,
+    pub(crate) offset: Option<u64>,
+    pub(crate) distinct: bool,
+    _marker: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for QuerySet<M> {
+    fn clone(&self) -> Self {
+        QuerySet {
+            filter: self.filter.clone(),
+            orders: self.orders.clone(),
+            limit: self.limit,
+            offset: self.offset,
+            distinct: self.distinct,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for QuerySet<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuerySet")
+            .field("filter", &self.filter)
+            .field("orders", &self.orders)
+            .field("limit", &self.limit)
+            .field("offset", &self.offset)
+            .field("distinct", &self.distinct)
+            .finish()
+    }
+}
+
+impl<M: Model> Default for QuerySet<M> {
+    fn default() -> Self {
+        QuerySet::new()
+    }
+}
+
+impl<M: Model> QuerySet<M> {
+    /// Every row of the table.
+    pub fn new() -> Self {
+        QuerySet {
+            filter: Node::And(Vec::new()),
+            orders: Vec::new(),
+            limit: None,
+            offset: None,
+            distinct: false,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Keeps the rows matching `condition` (ANDed with earlier filters).
+    pub fn filter(mut self, condition: Condition<M>) -> Self {
+        self.filter = std::mem::replace(&mut self.filter, Node::True).and(condition.node);
+        self
+    }
+
+    /// Drops the rows matching `condition`. Like SQL's `NOT`, a row whose
+    /// condition is unknown (NULL) is dropped as well.
+    pub fn exclude(self, condition: Condition<M>) -> Self {
+        self.filter(!condition)
+    }
+
+    /// Orders by one or more terms, replacing any earlier order.
+    pub fn order_by(mut self, orders: impl IntoOrders<M>) -> Self {
+        self.orders = orders.into_orders();
+        self
+    }
+
+    /// At most `n` rows.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.offset = Some(n);
+        self
+    }
+
+    /// Removes duplicate rows (`SELECT DISTINCT`).
+    pub fn distinct(mut self) -> Self {
+        self.distinct = true;
+        self
+    }
+
+    /// Selects columns, expressions or aggregates instead of whole models;
+    /// rows decode into the matching tuple type.
+    ///
+    /// ```
+    /// # use sylvan::prelude::*;
+    /// # use sylvan::Model;
+    /// # #[derive(Model)] struct User { #[model(primary_key)] id: i64, city: String, age: i32 }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::connect("sqlite::memory:").await?;
+    /// # db.execute("CREATE TABLE user (id INTEGER PRIMARY KEY, city TEXT NOT NULL, age INTEGER NOT NULL)", ()).await?;
+    /// # db.execute("INSERT INTO user VALUES (1, 'Oslo', 30), (2, 'Oslo', 40), (3, 'Rome', 50)", ()).await?;
+    /// let per_city: Vec<(String, i64, Option<f64>)> = User::objects()
+    ///     .order_by(User::CITY.asc())
+    ///     .group_by(User::CITY)
+    ///     .values((User::CITY, User::ID.count(), User::AGE.avg()))
+    ///     .all(&db)
+    ///     .await?;
+    /// assert_eq!(per_city, vec![("Oslo".into(), 2, Some(35.0)), ("Rome".into(), 1, Some(50.0))]);
+    /// # Ok::<_, sylvan::Error>(()) }).unwrap();
+    /// ```
+    pub fn values<P: Projection<M>>(self, projection: P) -> Values<M, P> {
+        Values::new(self, projection, Vec::new())
+    }
+
+    /// Groups rows for aggregates: follow with [`values`](Self::values).
+    pub fn group_by(self, columns: impl IntoGroupBy<M>) -> GroupedQuerySet<M> {
+        GroupedQuerySet {
+            query: self,
+            group_by: columns.into_group_by(),
+        }
+    }
+
+    /// The SELECT this query runs, for `dialect`, and its number of binds.
+    pub fn to_sql(&self, dialect: Dialect) -> (String, usize) {
+        let (sql, binds) = self.render_select(dialect);
+        (sql, binds.len())
+    }
+
+    pub(crate) fn push_from_where(&self, w: &mut SqlWriter) {
+        w.push_sql(" FROM ");
+        w.push_identifier(M::TABLE);
+        if !matches!(&self.filter, Node::And(v) if v.is_empty()) {
+            w.push_sql(" WHERE ");
+            w.push_condition(&self.filter);
+        }
+    }
+
+    pub(crate) fn render_select(&self, dialect: Dialect) -> (String, Vec<Value>) {
+        let mut w = SqlWriter::new(dialect);
+        w.push_sql(if self.distinct {
+            "SELECT DISTINCT "
+        } else {
+            "SELECT "
+        });
+        for (i, column) in M::COLUMNS.iter().enumerate() {
+            if i > 0 {
+                w.push_sql(", ");
+            }
+            w.push_column(M::TABLE, column);
+        }
+        self.push_from_where(&mut w);
+        w.push_orders(&self.orders);
+        w.push_limit_offset(self.limit, self.offset);
+        w.finish()
+    }
+
+    /// Every matching row.
+    pub async fn all<E: Executor>(&self, executor: &E) -> Result<Vec<M>> {
+        let (sql, binds) = self.render_select(executor.dialect());
+        executor.run_query(&sql, Ok(binds), Cardinality::All).await
+    }
+
+    /// The first matching row in the query's order (by primary key when it
+    /// has none), or `None`.
+    pub async fn first<E: Executor>(&self, executor: &E) -> Result<Option<M>> {
+        let mut query = self.clone();
+        if query.orders.is_empty() {
+            query.orders = M::primary_key_column().into_orders();
+        }
+        query.limit = Some(1);
+        let (sql, binds) = query.render_select(executor.dialect());
+        let mut rows = executor
+            .run_query(&sql, Ok(binds), Cardinality::Optional)
+            .await?;
+        Ok(rows.pop())
+    }
+
+    /// The one matching row: [`Error::NotFound`] for none,
+    /// [`Error::TooManyRows`] for more.
+    pub async fn get<E: Executor>(&self, executor: &E) -> Result<M> {
+        let mut query = self.clone();
+        if query.limit.is_none() {
+            query.limit = Some(2);
+        }
+        let (sql, binds) = query.render_select(executor.dialect());
+        let mut rows = executor
+            .run_query(&sql, Ok(binds), Cardinality::One)
+            .await?;
+        rows.pop().ok_or(Error::NotFound)
+    }
+
+    /// The number of matching rows (after `distinct`, `limit` and `offset`).
+    pub async fn count<E: Executor>(&self, executor: &E) -> Result<i64> {
+        let dialect = executor.dialect();
+        let mut w = SqlWriter::new(dialect);
+        if self.distinct || self.limit.is_some() || self.offset.is_some() {
+            let (inner, binds) = self.render_select(dialect);
+            // The inner query's binds are numbered from 1 already.
+            w.push_sql("SELECT COUNT(*) FROM (");
+            w.push_sql(&inner);
+            w.push_sql(") AS counted");
+            let (sql, _) = w.finish();
+            return executor
+                .run_query(&sql, Ok(binds), Cardinality::One)
+                .await
+                .and_then(one);
+        }
+        w.push_sql("SELECT COUNT(*)");
+        self.push_from_where(&mut w);
+        let (sql, binds) = w.finish();
+        executor
+            .run_query(&sql, Ok(binds), Cardinality::One)
+            .await
+            .and_then(one)
+    }
+
+    /// True when at least one row matches.
+    pub async fn exists<E: Executor>(&self, executor: &E) -> Result<bool> {
+        let (inner, binds) = {
+            let mut q = self.clone();
+            q.limit = Some(1);
+            q.orders.clear();
+            q.render_select(executor.dialect())
+        };
+        let sql = format!("SELECT EXISTS ({inner})");
+        executor
+            .run_query(&sql, Ok(binds), Cardinality::One)
+            .await
+            .and_then(one)
+    }
+
+    fn refuse_slicing(&self, what: &str) -> Result<()> {
+        if self.limit.is_some() || self.offset.is_some() || self.distinct {
+            return Err(Error::Unsupported {
+                backend: "sylvan",
+                what: format!("{what} on a query with limit, offset or distinct"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Updates every matching row, returning how many changed.
+    ///
+    /// ```
+    /// # use sylvan::prelude::*;
+    /// # use sylvan::Model;
+    /// # #[derive(Model)] struct Book { #[model(primary_key)] id: i64, stock: i32, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::connect("sqlite::memory:").await?;
+    /// # db.execute("CREATE TABLE book (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, title TEXT NOT NULL)", ()).await?;
+    /// # db.execute("INSERT INTO book VALUES (1, 5, 'a'), (2, 0, 'b')", ()).await?;
+    /// let sold = Book::objects()
+    ///     .filter(Book::STOCK.gt(0))
+    ///     .update([Book::STOCK.set(Book::STOCK - 1)], &db)
+    ///     .await?;
+    /// assert_eq!(sold, 1);
+    /// # Ok::<_, sylvan::Error>(()) }).unwrap();
+    /// ```
+    pub async fn update<E: Executor>(
+        &self,
+        assignments: impl IntoIterator<Item = Assignment<M>>,
+        executor: &E,
+    ) -> Result<u64> {
+        self.refuse_slicing("update")?;
+        let mut w = SqlWriter::new(executor.dialect());
+        w.push_sql("UPDATE ");
+        w.push_identifier(M::TABLE);
+        w.push_sql(" SET ");
+        let mut any = false;
+        for (i, a) in assignments.into_iter().enumerate() {
+            if i > 0 {
+                w.push_sql(", ");
+            }
+            any = true;
+            w.push_identifier(a.column);
+            w.push_sql(" = ");
+            w.push_operand(&a.value);
+        }
+        if !any {
+            return Ok(0);
+        }
+        if !matches!(&self.filter, Node::And(v) if v.is_empty()) {
+            w.push_sql(" WHERE ");
+            w.push_condition(&self.filter);
+        }
+        let (sql, binds) = w.finish();
+        executor.run_execute(&sql, Ok(binds)).await
+    }
+
+    /// Deletes every matching row, returning how many went.
+    pub async fn delete<E: Executor>(&self, executor: &E) -> Result<u64> {
+        self.refuse_slicing("delete")?;
+        let mut w = SqlWriter::new(executor.dialect());
+        w.push_sql("DELETE");
+        self.push_from_where(&mut w);
+        let (sql, binds) = w.finish();
+        executor.run_execute(&sql, Ok(binds)).await
+    }
+}
+
+fn one<T>(mut rows: Vec<T>) -> Result<T> {
+    rows.pop().ok_or(Error::NotFound)
+}
+
+/// A [`QuerySet`] with GROUP BY columns, waiting for
+/// [`values`](GroupedQuerySet::values).
+#[must_use = "follow group_by with .values(…)"]
+pub struct GroupedQuerySet<M> {
+    query: QuerySet<M>,
+    group_by: Vec<super::operand::Operand>,
+}
+
+impl<M> std::fmt::Debug for GroupedQuerySet<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupedQuerySet")
+            .field("query", &self.query)
+            .field("group_by", &self.group_by)
+            .finish()
+    }
+}
+
+impl<M: Model> GroupedQuerySet<M> {
+    /// The grouped columns and aggregates to select.
+    pub fn values<P: Projection<M>>(self, projection: P) -> Values<M, P> {
+        Values::new(self.query, projection, self.group_by)
+    }
+}
