@@ -120,24 +120,25 @@ impl Drop for Connection {
                 }
             }
             Some(Inner::Postgres(mut obj)) => {
-                if obj.is_unusable() {
+                obj.last_used = Instant::now();
+                if obj.is_broken() {
                     // Out of the pool now, not at the next checkout.
-                    let conn = Object::take(obj);
-                    if tokio::runtime::Handle::try_current().is_ok() {
-                        conn.cancel_in_background();
-                    }
-                } else {
-                    obj.last_used = Instant::now();
-                    if obj.may_be_in_transaction() {
-                        // Roll back now rather than at the next checkout, so
-                        // an idle connection never holds locks; the slot
-                        // stays taken until the rollback is done.
-                        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    drop(Object::take(obj));
+                } else if obj.needs_cleaning() {
+                    // Cancel an abandoned query and roll back an open
+                    // transaction now, rather than at the next checkout, so
+                    // an idle connection never holds locks or runs work. The
+                    // slot stays taken until then, so the pool never has
+                    // more sessions than its size.
+                    match tokio::runtime::Handle::try_current() {
+                        Ok(runtime) => {
                             runtime.spawn(async move {
-                                let _ = obj.reset().await;
-                                drop(obj);
+                                if !obj.clean().await {
+                                    drop(Object::take(obj));
+                                }
                             });
                         }
+                        Err(_) => drop(Object::take(obj)),
                     }
                 }
             }

@@ -9,7 +9,8 @@ use crate::executor::private::Run;
 use crate::options::{ConnectOptions, Target};
 use crate::pool::{PoolConfig, PoolStatus};
 use crate::row::{Cardinality, FromRow};
-use crate::value::Value;
+use crate::value::{Binds, Value};
+use futures_util::stream::{Stream, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,6 +82,45 @@ impl Database {
         match &*self.inner {
             Inner::Sqlite(pool) => pool.reader().await,
             Inner::Postgres(pool) => pool.get().await,
+        }
+    }
+
+    /// A connection suited to `sql`: on SQLite a reader for reads.
+    pub(crate) async fn acquire_for(&self, sql: &str) -> Result<Connection> {
+        match &*self.inner {
+            Inner::Sqlite(pool) => pool.connection_for(sql).await,
+            Inner::Postgres(pool) => pool.get().await,
+        }
+    }
+
+    /// Streams the rows of a query, decoded one at a time: the whole result
+    /// is never in memory. The stream holds a pooled connection until it
+    /// ends or is dropped.
+    ///
+    /// ```
+    /// use sylvan::prelude::*;
+    /// use sylvan::StreamExt;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = Database::connect("sqlite::memory:").await?;
+    /// let mut rows = db.fetch_stream::<i64, _>("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 100000) SELECT x FROM n", ());
+    /// let mut sum = 0;
+    /// while let Some(x) = rows.next().await {
+    ///     sum += x?;
+    /// }
+    /// assert_eq!(sum, 5_000_050_000);
+    /// # Ok::<_, sylvan::Error>(()) }).unwrap();
+    /// ```
+    pub fn fetch_stream<T: FromRow, B: Binds>(
+        &self,
+        sql: &str,
+        binds: B,
+    ) -> impl Stream<Item = Result<T>> + Send + 'static {
+        let start = binds
+            .into_values()
+            .map(|binds| (self.clone(), sql.to_owned(), binds));
+        match start {
+            Ok((db, sql, binds)) => crate::stream::rows(db, sql, binds),
+            Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
         }
     }
 

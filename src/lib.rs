@@ -29,6 +29,7 @@ mod options;
 mod pool;
 mod query;
 mod row;
+mod stream;
 mod value;
 
 pub use backend::{Backend, Dialect, Postgres, Sqlite};
@@ -48,6 +49,9 @@ pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
 
 /// `#[derive(Model)]`: see the [`Model`] trait.
 pub use sylvan_derive::Model;
+
+/// The async iterator trait of row streams, and its combinators (`next`, …).
+pub use futures_util::stream::{Stream, StreamExt};
 
 /// The rusqlite crate Sylvan is built on, for [`Connection::interact`] closures.
 pub use rusqlite;

@@ -206,6 +206,16 @@ impl<M: Model> QuerySet<M> {
         executor.run_query(&sql, Ok(binds), Cardinality::All).await
     }
 
+    /// Streams the matching rows one at a time, never holding the whole
+    /// result in memory (see [`Database::fetch_stream`](crate::Database::fetch_stream)).
+    pub fn stream(
+        &self,
+        db: &crate::Database,
+    ) -> impl crate::Stream<Item = Result<M>> + Send + 'static {
+        let (sql, binds) = self.render_select(db.dialect());
+        crate::stream::rows(db.clone(), sql, binds)
+    }
+
     /// The first matching row in the query's order (by primary key when it
     /// has none), or `None`.
     pub async fn first<E: Executor>(&self, executor: &E) -> Result<Option<M>> {

@@ -3,10 +3,13 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod cancel;
 mod errors;
+mod pool;
 mod raw;
 mod roundtrip;
 mod smoke;
+mod sqlite;
 mod statements;
 #[allow(dead_code)]
 mod support;

@@ -12,11 +12,19 @@ use futures_util::TryStreamExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_postgres::{NoTls, Statement};
 
 /// Most statements kept per connection before the cache is emptied.
 const STATEMENT_CACHE_CAPACITY: usize = 512;
+
+/// Cancel requests sent for an abandoned query before giving up on the
+/// connection.
+const CANCEL_ATTEMPTS: u32 = 5;
+
+/// How long to wait for the session to go idle after the first cancel
+/// request (longer after each further one).
+const CANCEL_WAIT: Duration = Duration::from_millis(200);
 
 /// Statements after which the session may be inside a transaction.
 const TRANSACTION_KEYWORDS: &[&str] = &["BEGIN", "START", "SAVEPOINT", "CALL", "PREPARE"];
@@ -97,22 +105,48 @@ impl PgConn {
         })
     }
 
-    /// True when the connection must not be handed out again.
-    pub(crate) fn is_unusable(&self) -> bool {
-        self.client.is_closed()
-            || self.broken.load(Ordering::Acquire)
-            || self.abandoned.load(Ordering::Acquire)
+    /// True when the connection is closed or failed: never reuse it.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.client.is_closed() || self.broken.load(Ordering::Acquire)
     }
 
-    /// Asks the server to cancel whatever this connection is running
-    /// (used when a query was abandoned); does not wait.
-    pub(crate) fn cancel_in_background(&self) {
-        if self.abandoned.load(Ordering::Acquire) && !self.client.is_closed() {
+    /// True when a query future was dropped before it finished.
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::Acquire)
+    }
+
+    /// True when the last user may have left work running or a transaction
+    /// open.
+    pub(crate) fn needs_cleaning(&self) -> bool {
+        self.is_abandoned() || self.may_be_in_transaction()
+    }
+
+    /// Makes the connection fit for the next user: cancels an abandoned
+    /// query and waits until the session is idle (re-sending the cancel,
+    /// which the server ignores if it overtakes the query), then rolls back
+    /// an open transaction. False when that failed: discard the connection.
+    pub(crate) async fn clean(&self) -> bool {
+        if self.is_abandoned() {
             let token = self.client.cancel_token();
-            tokio::spawn(async move {
+            let mut idle = false;
+            for attempt in 1..=CANCEL_ATTEMPTS {
                 let _ = token.cancel_query(NoTls).await;
-            });
+                let wait = CANCEL_WAIT * attempt;
+                match tokio::time::timeout(wait, self.client.simple_query("")).await {
+                    Ok(Ok(_)) => {
+                        idle = true;
+                        break;
+                    }
+                    Ok(Err(_)) => return false,
+                    Err(_) => {}
+                }
+            }
+            if !idle {
+                return false;
+            }
+            self.abandoned.store(false, Ordering::Release);
         }
+        self.reset().await.is_ok()
     }
 
     /// True when a statement that may open a transaction ran since the
@@ -253,6 +287,40 @@ impl PgConn {
             }
         }
         Ok(out)
+    }
+}
+
+impl PgConn {
+    /// Starts a query whose rows are read one at a time.
+    pub(crate) async fn query_stream(
+        &self,
+        sql: &str,
+        binds: &[Value],
+    ) -> Result<tokio_postgres::RowStream> {
+        let flight = self.enter(sql);
+        let mut healed = false;
+        let result = loop {
+            let attempt = async {
+                let stmt = self.statement(sql).await?;
+                check_bind_count(&stmt, binds, sql)?;
+                Ok(self.client.query_raw(&stmt, bind_iter(binds)).await?)
+            };
+            match attempt.await {
+                Err(Failure::Pg(e)) if !healed && is_stale_statement(&e) => {
+                    self.forget(sql);
+                    healed = true;
+                }
+                Ok(rows) => break Ok(rows),
+                Err(f) => break Err(self.fail(f, sql)),
+            }
+        };
+        flight.done();
+        result
+    }
+
+    /// Maps an error raised while reading a row stream.
+    pub(crate) fn stream_error(&self, e: tokio_postgres::Error, sql: &str) -> Error {
+        self.fail(Failure::Pg(e), sql)
     }
 }
 

@@ -34,10 +34,12 @@ impl Manager for PgManager {
     }
 
     async fn recycle(&self, conn: &mut PgConn, metrics: &Metrics) -> RecycleResult<Error> {
-        if conn.is_unusable() {
-            conn.cancel_in_background();
+        if conn.is_broken() {
+            return Err(RecycleError::message("connection closed or broken"));
+        }
+        if conn.is_abandoned() && !conn.clean().await {
             return Err(RecycleError::message(
-                "connection closed, broken or abandoned mid-query",
+                "an abandoned query could not be cancelled",
             ));
         }
         if let Some(why) = self.pool_config.expired(metrics.created, conn.last_used) {

@@ -180,6 +180,40 @@ impl SqliteConn {
     }
 }
 
+/// Queues a job that steps `sql` and sends each decoded row to `rows`,
+/// waiting while the channel is full; it stops when the receiver is gone or
+/// after the first error. Dropping the returned handle interrupts it.
+pub(crate) fn stream_rows<T: FromRow>(
+    conn: &SqliteConn,
+    sql: String,
+    binds: Vec<Value>,
+    rows: tokio::sync::mpsc::Sender<Result<T>>,
+) -> Result<Reply<()>> {
+    let sql = SqlText::new(&sql);
+    conn.worker.submit(
+        move |c| {
+            let run = || -> Result<()> {
+                let written = sql.written.as_str();
+                let mut stmt = sql.prepare(c)?;
+                bind_all(&mut stmt, &binds, written)?;
+                let mut cursor = stmt.raw_query();
+                while let Some(row) = cursor.next().map_err(|e| map_error(e, written))? {
+                    let item = T::from_row(&Row::sqlite(row));
+                    let failed = item.is_err();
+                    if rows.blocking_send(item).is_err() || failed {
+                        break;
+                    }
+                }
+                Ok(())
+            };
+            if let Err(e) = run() {
+                let _ = rows.blocking_send(Err(e));
+            }
+        },
+        true,
+    )
+}
+
 /// Decoded rows, or the binds back when a read-only run was refused.
 pub(crate) type QueryResult<T> = Result<std::result::Result<Vec<T>, Vec<Value>>>;
 

@@ -6,6 +6,9 @@ mod pool;
 mod types;
 mod worker;
 
-pub(crate) use conn::{Location, OnConnect, SqliteConn, SqliteOptions};
+pub(crate) use conn::{stream_rows, Location, OnConnect, SqliteConn, SqliteOptions};
+
+/// A running job's handle; dropping it cancels the job.
+pub(crate) type ReplyHandle = worker::Reply<()>;
 pub(crate) use pool::{SqliteManager, SqlitePool};
 pub(crate) use types::value_ref;

@@ -141,6 +141,15 @@ impl SqlitePool {
         }
     }
 
+    /// A reader for statements that start like reads, else the writer.
+    pub(crate) async fn connection_for(&self, sql: &str) -> Result<Connection> {
+        if first_keyword_is(sql, READ_KEYWORDS) {
+            self.reader().await
+        } else {
+            self.writer().await
+        }
+    }
+
     /// Runs a query on a reader when it only reads, else on the writer.
     ///
     /// The statement is queued on the connection's worker and the

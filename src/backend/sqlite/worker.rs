@@ -144,13 +144,6 @@ pub(crate) struct Reply<R> {
     spin: bool,
 }
 
-impl<R> Reply<R> {
-    /// Lets the job run to the end without waiting for it.
-    pub(crate) fn detach(mut self) {
-        self.done = true;
-    }
-}
-
 impl<R> Future for Reply<R> {
     type Output = Result<R>;
 
@@ -314,10 +307,17 @@ impl Worker {
     /// left open; later jobs queue behind it.
     pub(crate) fn rollback_if_dirty(&self) {
         if self.may_be_dirty() {
-            match self.submit(rollback_open_transaction, true) {
-                // Dropping the reply would cancel the job: let it run.
-                Ok(reply) => reply.detach(),
-                Err(_) => self.shared.broken.store(true, Ordering::Release),
+            let shared = Arc::clone(&self.shared);
+            self.shared.session_pending.fetch_add(1, Ordering::AcqRel);
+            self.shared.queued.fetch_add(1, Ordering::AcqRel);
+            // No reply and no cancellation: this job always runs.
+            let job: Job = Box::new(move |conn| {
+                shared.queued.fetch_sub(1, Ordering::AcqRel);
+                rollback_open_transaction(conn);
+                shared.finish(conn, true);
+            });
+            if self.sender.send(job).is_err() {
+                self.shared.broken.store(true, Ordering::Release);
             }
         }
     }

@@ -1,0 +1,116 @@
+//! Row streams: rows decoded one at a time as the database produces them,
+//! never the whole result in memory.
+//!
+//! The stream holds its pooled connection until it ends or is dropped.
+//! SQLite: the worker steps the statement and sends each decoded row through
+//! a bounded channel (it waits while the consumer is behind); dropping the
+//! stream interrupts the statement. PostgreSQL: rows are decoded as they
+//! arrive; rows the server still sends after the stream is dropped are
+//! drained by the connection before its next use.
+
+use crate::backend::sqlite::{stream_rows, ReplyHandle};
+use crate::connection::Connection;
+use crate::database::Database;
+use crate::error::Result;
+use crate::row::{FromRow, Row};
+use crate::value::Value;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use futures_util::TryStreamExt;
+use std::pin::Pin;
+
+/// Rows buffered between the SQLite worker and the consumer.
+const SQLITE_STREAM_BUFFER: usize = 64;
+
+type PgRows = Pin<Box<tokio_postgres::RowStream>>;
+
+enum State<T> {
+    Start(Database, String, Vec<Value>),
+    Sqlite {
+        rows: tokio::sync::mpsc::Receiver<Result<T>>,
+        // Field order: the job is cancelled before the connection returns.
+        _job: ReplyHandle,
+        _conn: Connection,
+    },
+    Postgres {
+        rows: PgRows,
+        conn: Connection,
+        sql: String,
+    },
+    Done,
+}
+
+/// Streams the rows of `sql` decoded as `T`.
+pub(crate) fn rows<T: FromRow>(
+    db: Database,
+    sql: String,
+    binds: Vec<Value>,
+) -> BoxStream<'static, Result<T>> {
+    stream::unfold(State::Start(db, sql, binds), |state| async move {
+        let mut state = state;
+        loop {
+            match state {
+                State::Start(db, sql, binds) => match start::<T>(&db, sql, binds).await {
+                    Ok(next) => state = next,
+                    Err(e) => return Some((Err(e), State::Done)),
+                },
+                State::Sqlite {
+                    mut rows,
+                    _job,
+                    _conn,
+                } => {
+                    return match rows.recv().await {
+                        Some(Err(e)) => Some((Err(e), State::Done)),
+                        Some(Ok(row)) => Some((Ok(row), State::Sqlite { rows, _job, _conn })),
+                        None => None,
+                    }
+                }
+                State::Postgres {
+                    mut rows,
+                    conn,
+                    sql,
+                } => {
+                    return match rows.try_next().await {
+                        Ok(Some(row)) => {
+                            let item = T::from_row(&Row::postgres(&row));
+                            let next = if item.is_ok() {
+                                State::Postgres { rows, conn, sql }
+                            } else {
+                                State::Done
+                            };
+                            Some((item, next))
+                        }
+                        Ok(None) => None,
+                        Err(e) => {
+                            let error = match conn.pg_conn() {
+                                Ok(pg) => pg.stream_error(e, &sql),
+                                Err(other) => other,
+                            };
+                            Some((Err(error), State::Done))
+                        }
+                    }
+                }
+                State::Done => return None,
+            }
+        }
+    })
+    .boxed()
+}
+
+async fn start<T: FromRow>(db: &Database, sql: String, binds: Vec<Value>) -> Result<State<T>> {
+    let conn = db.acquire_for(&sql).await?;
+    if let Ok(sqlite) = conn.sqlite_conn() {
+        let (tx, rx) = tokio::sync::mpsc::channel(SQLITE_STREAM_BUFFER);
+        let job = stream_rows::<T>(sqlite, sql, binds, tx)?;
+        return Ok(State::Sqlite {
+            rows: rx,
+            _job: job,
+            _conn: conn,
+        });
+    }
+    let rows = conn.pg_conn()?.query_stream(&sql, &binds).await?;
+    Ok(State::Postgres {
+        rows: Box::pin(rows),
+        conn,
+        sql,
+    })
+}
