@@ -33,7 +33,7 @@ enum State<T> {
     },
     Postgres {
         rows: PgRows,
-        conn: Connection,
+        conn: UnfinishedPg,
         sql: String,
     },
     Done,
@@ -79,9 +79,12 @@ pub(crate) fn rows<T: FromRow>(
                             };
                             Some((item, next))
                         }
-                        Ok(None) => None,
+                        Ok(None) => {
+                            conn.finish();
+                            None
+                        }
                         Err(e) => {
-                            let error = match conn.pg_conn() {
+                            let error = match conn.0.pg_conn() {
                                 Ok(pg) => pg.stream_error(e, &sql),
                                 Err(other) => other,
                             };
@@ -110,7 +113,28 @@ async fn start<T: FromRow>(db: &Database, sql: String, binds: Vec<Value>) -> Res
     let rows = conn.pg_conn()?.query_stream(&sql, &binds).await?;
     Ok(State::Postgres {
         rows: Box::pin(rows),
-        conn,
+        conn: UnfinishedPg(conn, false),
         sql,
     })
+}
+
+/// A PostgreSQL connection whose stream may be dropped before its last
+/// row: it is then marked abandoned, so the server is told to stop sending
+/// rows before the connection is reused.
+struct UnfinishedPg(Connection, bool);
+
+impl UnfinishedPg {
+    fn finish(mut self) {
+        self.1 = true;
+    }
+}
+
+impl Drop for UnfinishedPg {
+    fn drop(&mut self) {
+        if !self.1 {
+            if let Ok(pg) = self.0.pg_conn() {
+                pg.mark_abandoned();
+            }
+        }
+    }
 }

@@ -11,5 +11,6 @@ mod roundtrip;
 mod smoke;
 mod sqlite;
 mod statements;
+mod stream;
 #[allow(dead_code)]
 mod support;

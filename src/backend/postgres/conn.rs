@@ -110,6 +110,11 @@ impl PgConn {
         self.client.is_closed() || self.broken.load(Ordering::Acquire)
     }
 
+    /// Marks work left running (a row stream dropped early).
+    pub(crate) fn mark_abandoned(&self) {
+        self.abandoned.store(true, Ordering::Release);
+    }
+
     /// True when a query future was dropped before it finished.
     pub(crate) fn is_abandoned(&self) -> bool {
         self.abandoned.load(Ordering::Acquire)
