@@ -6,6 +6,7 @@ use crate::backend::Dialect;
 use crate::error::{Error, Result};
 use crate::executor::private::Run;
 use crate::row::{Cardinality, FromRow};
+use crate::transaction::{Transaction, TransactionOptions};
 use crate::value::Value;
 use deadpool::managed::Object;
 use std::time::Instant;
@@ -96,6 +97,36 @@ impl Connection {
         R: Send + 'static,
     {
         self.sqlite_conn()?.worker.call(f).await
+    }
+}
+
+impl Connection {
+    /// Begins a transaction on this connection (on SQLite's writer:
+    /// `BEGIN IMMEDIATE`). See [`Transaction`].
+    pub async fn begin(&self) -> Result<Transaction<'_>> {
+        self.begin_with(TransactionOptions::new()).await
+    }
+
+    /// Begins a transaction with options.
+    pub async fn begin_with(&self, options: TransactionOptions) -> Result<Transaction<'_>> {
+        Transaction::begin_borrowed(self, options).await
+    }
+
+    /// A transaction on this connection ended cleanly (COMMIT or ROLLBACK).
+    pub(crate) fn transaction_closed(&self) {
+        if let Ok(pg) = self.pg_conn() {
+            pg.transaction_closed();
+        }
+    }
+
+    /// A transaction on this connection was dropped unfinished while the
+    /// connection stays checked out: roll it back before its next statement.
+    pub(crate) fn roll_back_soon(&self) {
+        match self.inner.as_ref() {
+            Some(Inner::Sqlite(c)) => c.worker.rollback_if_dirty(),
+            Some(Inner::Postgres(c)) => c.roll_back_before_next_statement(),
+            None => {}
+        }
     }
 }
 

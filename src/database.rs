@@ -4,11 +4,12 @@ use crate::backend::postgres::PgPool;
 use crate::backend::sqlite::{OnConnect, SqlitePool};
 use crate::backend::Dialect;
 use crate::connection::Connection;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::executor::private::Run;
 use crate::options::{ConnectOptions, Target};
 use crate::pool::{PoolConfig, PoolStatus};
 use crate::row::{Cardinality, FromRow};
+use crate::transaction::{Transaction, TransactionOptions, TxFuture};
 use crate::value::{Binds, Value};
 use futures_util::stream::{Stream, StreamExt};
 use std::sync::Arc;
@@ -82,6 +83,100 @@ impl Database {
         match &*self.inner {
             Inner::Sqlite(pool) => pool.reader().await,
             Inner::Postgres(pool) => pool.get().await,
+        }
+    }
+
+    /// Begins a transaction (on SQLite: on the writer, `BEGIN IMMEDIATE`).
+    /// See [`Transaction`].
+    pub async fn begin(&self) -> Result<Transaction<'static>> {
+        self.begin_with(TransactionOptions::new()).await
+    }
+
+    /// Begins a transaction with options (isolation level, read-only).
+    pub async fn begin_with(&self, options: TransactionOptions) -> Result<Transaction<'static>> {
+        let conn = if options.is_read_only() {
+            self.acquire_reader().await?
+        } else {
+            self.acquire().await?
+        };
+        Transaction::begin_owned(conn, options).await
+    }
+
+    /// Runs `f` in a transaction: commits when it returns `Ok`, rolls back
+    /// when it returns `Err`, panics, or is cancelled.
+    ///
+    /// ```
+    /// use sylvan::prelude::*;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = Database::connect("sqlite::memory:").await?;
+    /// db.execute("CREATE TABLE acct (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)", ()).await?;
+    /// db.execute("INSERT INTO acct VALUES (1, 100), (2, 0)", ()).await?;
+    /// db.transaction(|tx| Box::pin(async move {
+    ///     tx.execute("UPDATE acct SET balance = balance - $1 WHERE id = 1", (30,)).await?;
+    ///     tx.execute("UPDATE acct SET balance = balance + $1 WHERE id = 2", (30,)).await?;
+    ///     Ok::<_, sylvan::Error>(())
+    /// })).await?;
+    /// let b: i64 = db.fetch_one("SELECT balance FROM acct WHERE id = 2", ()).await?;
+    /// assert_eq!(b, 30);
+    /// # Ok::<_, sylvan::Error>(()) }).unwrap();
+    /// ```
+    pub async fn transaction<R, E, F>(&self, f: F) -> std::result::Result<R, E>
+    where
+        F: for<'t> FnOnce(&'t mut Transaction<'static>) -> TxFuture<'t, std::result::Result<R, E>>,
+        E: From<Error>,
+    {
+        self.transaction_with(TransactionOptions::new(), f).await
+    }
+
+    /// [`Database::transaction`] with options.
+    pub async fn transaction_with<R, E, F>(
+        &self,
+        options: TransactionOptions,
+        f: F,
+    ) -> std::result::Result<R, E>
+    where
+        F: for<'t> FnOnce(&'t mut Transaction<'static>) -> TxFuture<'t, std::result::Result<R, E>>,
+        E: From<Error>,
+    {
+        let mut tx = self.begin_with(options).await?;
+        match f(&mut tx).await {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                // The closure's error wins; the pool rolls back if this fails.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `f` in a transaction and runs it again, after a growing
+    /// randomised pause, when it fails with a serialization failure or a
+    /// deadlock (or SQLite's `SQLITE_BUSY` from another process), up to
+    /// `attempts` runs in all. Use it with
+    /// [`IsolationLevel::Serializable`](crate::IsolationLevel::Serializable).
+    /// A failure during COMMIT whose outcome is unknown is never retried.
+    pub async fn transaction_retry<R, F>(
+        &self,
+        options: TransactionOptions,
+        attempts: u32,
+        f: F,
+    ) -> Result<R>
+    where
+        F: for<'t> Fn(&'t mut Transaction<'static>) -> TxFuture<'t, Result<R>>,
+    {
+        let mut attempt = 1;
+        loop {
+            let result = self.transaction_with(options, &f).await;
+            match result {
+                Err(e) if attempt < attempts && e.is_transaction_conflict() => {
+                    tokio::time::sleep(crate::transaction::backoff(attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
         }
     }
 

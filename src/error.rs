@@ -145,6 +145,15 @@ pub enum Error {
         sql: String,
     },
 
+    /// The connection failed while `COMMIT` was in flight: the transaction
+    /// may or may not have been committed. Check the data before retrying.
+    #[error("the connection failed during COMMIT: the transaction may or may not have committed")]
+    CommitOutcomeUnknown {
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+
     /// The statement has a different number of placeholders than binds given.
     #[error("statement expects {expected} bind parameter(s) but {given} were given (in `{sql}`)")]
     BindCount {
@@ -211,6 +220,19 @@ impl Error {
             Error::ConnectionLost { .. }
             | Error::SerializationFailure { .. }
             | Error::PoolTimeout { .. } => true,
+            Error::Database {
+                code: Some(code), ..
+            } => code.starts_with("SQLITE_BUSY"),
+            _ => false,
+        }
+    }
+
+    /// True when a transaction failed because it conflicted with another
+    /// (serialization failure, deadlock, SQLite `SQLITE_BUSY`): running the
+    /// whole transaction again may succeed.
+    pub fn is_transaction_conflict(&self) -> bool {
+        match self {
+            Error::SerializationFailure { .. } => true,
             Error::Database {
                 code: Some(code), ..
             } => code.starts_with("SQLITE_BUSY"),

@@ -30,6 +30,7 @@ mod pool;
 mod query;
 mod row;
 mod stream;
+mod transaction;
 mod value;
 
 pub use backend::{Backend, Dialect, Postgres, Sqlite};
@@ -45,6 +46,7 @@ pub use query::{
     Selectable, Text, Values,
 };
 pub use row::{FromRow, Row};
+pub use transaction::{IsolationLevel, Transaction, TransactionOptions, TxFuture};
 pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
 
 /// `#[derive(Model)]`: see the [`Model`] trait.

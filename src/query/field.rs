@@ -33,6 +33,11 @@ impl AutoKey for i32 {}
 impl AutoKey for i64 {}
 
 /// A column type that is not `Option`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a non-null column type, so `Option<{Self}>` cannot be a column type",
+    label = "not a column type",
+    note = "`Option<T>` is a nullable column of `T`, where `T` is one of bool, i16, i32, i64, f32, f64, String, Vec<u8>, or the chrono / uuid / json types behind features (not another `Option`)"
+)]
 pub trait NonNull: FieldType {}
 
 /// A nullable column type: `is_null` and `is_not_null` need one.

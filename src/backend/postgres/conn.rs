@@ -37,6 +37,9 @@ pub(crate) struct PgConn {
     abandoned: AtomicBool,
     /// A statement that may open a transaction ran on this connection.
     maybe_in_transaction: AtomicBool,
+    /// A transaction was dropped unfinished on a connection still in use:
+    /// roll it back before the next statement.
+    rollback_first: AtomicBool,
     /// The connection failed at the connection level.
     broken: AtomicBool,
     pub(crate) last_used: Instant,
@@ -100,6 +103,7 @@ impl PgConn {
             statements: Mutex::new(HashMap::new()),
             abandoned: AtomicBool::new(false),
             maybe_in_transaction: AtomicBool::new(false),
+            rollback_first: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             last_used: Instant::now(),
         })
@@ -108,6 +112,27 @@ impl PgConn {
     /// True when the connection is closed or failed: never reuse it.
     pub(crate) fn is_broken(&self) -> bool {
         self.client.is_closed() || self.broken.load(Ordering::Acquire)
+    }
+
+    /// A transaction ended cleanly: no rollback needed on return.
+    pub(crate) fn transaction_closed(&self) {
+        self.maybe_in_transaction.store(false, Ordering::Release);
+    }
+
+    /// Rolls back before the next statement (see `rollback_first`).
+    pub(crate) fn roll_back_before_next_statement(&self) {
+        self.rollback_first.store(true, Ordering::Release);
+    }
+
+    async fn rollback_if_asked(&self) -> Result<()> {
+        if self.rollback_first.swap(false, Ordering::AcqRel) {
+            self.client.batch_execute("ROLLBACK").await.map_err(|e| {
+                self.broken.store(true, Ordering::Release);
+                map_error(e, "ROLLBACK")
+            })?;
+            self.maybe_in_transaction.store(false, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// Marks work left running (a row stream dropped early).
@@ -123,7 +148,9 @@ impl PgConn {
     /// True when the last user may have left work running or a transaction
     /// open.
     pub(crate) fn needs_cleaning(&self) -> bool {
-        self.is_abandoned() || self.may_be_in_transaction()
+        self.is_abandoned()
+            || self.may_be_in_transaction()
+            || self.rollback_first.load(Ordering::Acquire)
     }
 
     /// Makes the connection fit for the next user: cancels an abandoned
@@ -163,6 +190,7 @@ impl PgConn {
     /// Rolls back a transaction the last user may have left open. A failure
     /// marks the connection broken, so it is discarded.
     pub(crate) async fn reset(&self) -> Result<()> {
+        self.rollback_first.store(false, Ordering::Release);
         if self.may_be_in_transaction() {
             if let Err(e) = self.client.batch_execute("ROLLBACK").await {
                 self.broken.store(true, Ordering::Release);
@@ -220,6 +248,7 @@ impl PgConn {
 
     /// Runs a statement, returning the number of rows it changed.
     pub(crate) async fn execute(&self, sql: &str, binds: &[Value]) -> Result<u64> {
+        self.rollback_if_asked().await?;
         let flight = self.enter(sql);
         let start = Instant::now();
         let mut healed = false;
@@ -253,6 +282,7 @@ impl PgConn {
         binds: &[Value],
         cardinality: Cardinality,
     ) -> Result<Vec<T>> {
+        self.rollback_if_asked().await?;
         let flight = self.enter(sql);
         let start = Instant::now();
         let mut healed = false;
@@ -302,6 +332,7 @@ impl PgConn {
         sql: &str,
         binds: &[Value],
     ) -> Result<tokio_postgres::RowStream> {
+        self.rollback_if_asked().await?;
         let flight = self.enter(sql);
         let mut healed = false;
         let result = loop {

@@ -1,0 +1,391 @@
+//! Transactions and savepoints.
+//!
+//! A [`Transaction`] owns (or, for a savepoint, borrows) one connection and
+//! is an [`Executor`](crate::Executor): raw SQL and every `QuerySet`
+//! terminal run inside it. It commits only when told to; dropped at any
+//! point — after an error, a panic, or with its future cancelled at any
+//! await — it is rolled back before its connection serves anyone else
+//! (SQLite: a rollback queued on the connection's worker; PostgreSQL: a task
+//! that cancels a statement still running and rolls back while keeping the
+//! pool slot).
+//!
+//! On SQLite a write transaction takes the single writer connection and
+//! begins `IMMEDIATE`, so it holds the write lock from the start and never
+//! fails later with `SQLITE_BUSY`; a read-only transaction uses a reader.
+//! SQLite transactions are always serializable; the isolation level option
+//! applies to PostgreSQL.
+
+use crate::backend::Dialect;
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::executor::private::Run;
+use crate::row::{Cardinality, FromRow};
+use crate::value::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+/// A boxed future borrowing a transaction, as the closure of
+/// [`Database::transaction`](crate::Database::transaction) returns.
+pub type TxFuture<'t, T> = Pin<Box<dyn Future<Output = T> + Send + 't>>;
+
+/// PostgreSQL isolation levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IsolationLevel {
+    /// `READ COMMITTED` (PostgreSQL's default).
+    ReadCommitted,
+    /// `REPEATABLE READ`.
+    RepeatableRead,
+    /// `SERIALIZABLE`: concurrent transactions may fail with
+    /// [`Error::SerializationFailure`]; retry them with
+    /// [`Database::transaction_retry`](crate::Database::transaction_retry).
+    Serializable,
+}
+
+/// How to begin a transaction.
+///
+/// ```
+/// use sylvan::{IsolationLevel, TransactionOptions};
+/// let opts = TransactionOptions::new().isolation(IsolationLevel::Serializable).read_only(true);
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransactionOptions {
+    isolation: Option<IsolationLevel>,
+    read_only: bool,
+}
+
+impl TransactionOptions {
+    /// Default options: a read-write transaction at the server's default
+    /// isolation level.
+    pub fn new() -> Self {
+        TransactionOptions::default()
+    }
+
+    /// The isolation level (PostgreSQL; SQLite is always serializable).
+    pub fn isolation(mut self, level: IsolationLevel) -> Self {
+        self.isolation = Some(level);
+        self
+    }
+
+    /// A read-only transaction: `READ ONLY` on PostgreSQL; on SQLite it runs
+    /// on a reader connection instead of the writer.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The statement that begins the transaction.
+    pub(crate) fn begin_sql(&self, dialect: Dialect) -> String {
+        match dialect {
+            Dialect::Sqlite if self.read_only => "BEGIN DEFERRED".to_owned(),
+            Dialect::Sqlite => "BEGIN IMMEDIATE".to_owned(),
+            Dialect::Postgres => {
+                let mut sql = String::from("BEGIN");
+                if let Some(level) = self.isolation {
+                    sql.push_str(match level {
+                        IsolationLevel::ReadCommitted => " ISOLATION LEVEL READ COMMITTED",
+                        IsolationLevel::RepeatableRead => " ISOLATION LEVEL REPEATABLE READ",
+                        IsolationLevel::Serializable => " ISOLATION LEVEL SERIALIZABLE",
+                    });
+                }
+                if self.read_only {
+                    sql.push_str(" READ ONLY");
+                }
+                sql
+            }
+        }
+    }
+}
+
+enum Conn<'c> {
+    Owned(Connection),
+    Borrowed(&'c Connection),
+}
+
+impl Conn<'_> {
+    fn get(&self) -> &Connection {
+        match self {
+            Conn::Owned(c) => c,
+            Conn::Borrowed(c) => c,
+        }
+    }
+}
+
+/// An open transaction, or a savepoint inside one (see the module docs).
+///
+/// ```
+/// use sylvan::prelude::*;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let db = Database::connect("sqlite::memory:").await?;
+/// db.execute("CREATE TABLE t (x INTEGER)", ()).await?;
+///
+/// let mut tx = db.begin().await?;
+/// tx.execute("INSERT INTO t (x) VALUES (1)", ()).await?;
+/// {
+///     let sp = tx.savepoint().await?;
+///     sp.execute("INSERT INTO t (x) VALUES (2)", ()).await?;
+///     sp.rollback().await?; // only the savepoint's work is undone
+/// }
+/// tx.commit().await?;
+///
+/// let xs: Vec<i64> = db.fetch_all("SELECT x FROM t", ()).await?;
+/// assert_eq!(xs, vec![1]);
+/// # Ok::<_, sylvan::Error>(()) }).unwrap();
+/// ```
+#[must_use = "a transaction is rolled back when dropped: call commit()"]
+pub struct Transaction<'c> {
+    conn: Conn<'c>,
+    /// 0 for the transaction itself, n for the n-th nested savepoint.
+    depth: usize,
+    /// Savepoints dropped without commit or rollback, to roll back before the
+    /// next statement (shared by every level of one transaction).
+    pending: Arc<Mutex<Vec<usize>>>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("depth", &self.depth)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+fn savepoint_name(depth: usize) -> String {
+    format!("sylvan_savepoint_{depth}")
+}
+
+impl Transaction<'static> {
+    /// Begins a transaction on a connection it owns.
+    pub(crate) async fn begin_owned(conn: Connection, options: TransactionOptions) -> Result<Self> {
+        let sql = options.begin_sql(conn.dialect());
+        conn.run_execute(&sql, Ok(Vec::new())).await?;
+        Ok(Transaction {
+            conn: Conn::Owned(conn),
+            depth: 0,
+            pending: Arc::new(Mutex::new(Vec::new())),
+            done: false,
+        })
+    }
+}
+
+impl<'c> Transaction<'c> {
+    /// Begins a transaction on a borrowed connection.
+    pub(crate) async fn begin_borrowed(
+        conn: &'c Connection,
+        options: TransactionOptions,
+    ) -> Result<Self> {
+        let sql = options.begin_sql(conn.dialect());
+        conn.run_execute(&sql, Ok(Vec::new())).await?;
+        Ok(Transaction {
+            conn: Conn::Borrowed(conn),
+            depth: 0,
+            pending: Arc::new(Mutex::new(Vec::new())),
+            done: false,
+        })
+    }
+
+    fn connection(&self) -> &Connection {
+        self.conn.get()
+    }
+
+    /// True for a savepoint (a nested transaction).
+    pub fn is_savepoint(&self) -> bool {
+        self.depth > 0
+    }
+
+    /// Rolls back savepoints that were dropped unfinished, innermost first.
+    async fn flush(&self) -> Result<()> {
+        let dropped: Vec<usize> = {
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if pending.is_empty() {
+                return Ok(());
+            }
+            pending.sort_unstable_by(|a, b| b.cmp(a));
+            std::mem::take(&mut *pending)
+        };
+        for depth in dropped {
+            if depth > self.depth {
+                let name = savepoint_name(depth);
+                let sql = format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}");
+                for statement in sql.split("; ") {
+                    self.connection()
+                        .run_execute(statement, Ok(Vec::new()))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a savepoint: a nested transaction whose work can be rolled
+    /// back alone. The outer transaction is borrowed until it ends.
+    pub async fn savepoint(&mut self) -> Result<Transaction<'_>> {
+        self.flush().await?;
+        let depth = self.depth + 1;
+        let sql = format!("SAVEPOINT {}", savepoint_name(depth));
+        self.connection().run_execute(&sql, Ok(Vec::new())).await?;
+        Ok(Transaction {
+            conn: Conn::Borrowed(self.connection()),
+            depth,
+            pending: Arc::clone(&self.pending),
+            done: false,
+        })
+    }
+
+    /// Commits (a savepoint: releases it into the outer transaction).
+    ///
+    /// If the connection fails while `COMMIT` is in flight, the outcome is
+    /// unknown and reported as [`Error::CommitOutcomeUnknown`], never as
+    /// success or as a clean rollback.
+    pub async fn commit(mut self) -> Result<()> {
+        self.flush().await?;
+        let result = if self.depth > 0 {
+            let sql = format!("RELEASE SAVEPOINT {}", savepoint_name(self.depth));
+            self.connection()
+                .run_execute(&sql, Ok(Vec::new()))
+                .await
+                .map(|_| ())
+        } else {
+            match self
+                .connection()
+                .run_execute("COMMIT", Ok(Vec::new()))
+                .await
+            {
+                Ok(_) => {
+                    self.connection().transaction_closed();
+                    Ok(())
+                }
+                Err(Error::ConnectionLost { source, .. }) => {
+                    Err(Error::CommitOutcomeUnknown { source })
+                }
+                Err(e) => Err(e),
+            }
+        };
+        self.done = result.is_ok();
+        result
+    }
+
+    /// Rolls back (a savepoint: only its own work).
+    pub async fn rollback(mut self) -> Result<()> {
+        self.flush().await?;
+        if self.depth > 0 {
+            let name = savepoint_name(self.depth);
+            self.connection()
+                .run_execute(&format!("ROLLBACK TO SAVEPOINT {name}"), Ok(Vec::new()))
+                .await?;
+            self.connection()
+                .run_execute(&format!("RELEASE SAVEPOINT {name}"), Ok(Vec::new()))
+                .await?;
+        } else {
+            self.connection()
+                .run_execute("ROLLBACK", Ok(Vec::new()))
+                .await?;
+            self.connection().transaction_closed();
+        }
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if self.depth > 0 {
+            // Rolled back before the outer transaction's next statement.
+            self.pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(self.depth);
+        } else if let Conn::Borrowed(conn) = &self.conn {
+            // The caller keeps the connection: roll back before its next use.
+            conn.roll_back_soon();
+        }
+        // An owned connection goes back to the pool, which rolls it back
+        // before anyone else gets it.
+    }
+}
+
+impl Run for Transaction<'_> {
+    async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
+        let binds = binds?;
+        self.flush().await?;
+        self.connection().run_execute(sql, Ok(binds)).await
+    }
+
+    async fn run_query<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: Result<Vec<Value>>,
+        cardinality: Cardinality,
+    ) -> Result<Vec<T>> {
+        let binds = binds?;
+        self.flush().await?;
+        self.connection()
+            .run_query(sql, Ok(binds), cardinality)
+            .await
+    }
+
+    fn run_dialect(&self) -> Dialect {
+        self.connection().dialect()
+    }
+}
+
+/// Delay before retry `attempt` (1-based): exponential from 10 ms, capped
+/// at 1 s, with jitter so that retrying transactions spread out.
+pub(crate) fn backoff(attempt: u32) -> std::time::Duration {
+    let base_ms = 10_u64.saturating_mul(1 << attempt.min(7)).min(1_000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    // xorshift of the clock: jitter, not cryptography.
+    let mut x = u64::from(nanos) ^ 0x9e37_79b9_7f4a_7c15;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::time::Duration::from_millis(base_ms / 2 + x % (base_ms / 2 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn begin_statements() {
+        let o = TransactionOptions::new();
+        assert_eq!(o.begin_sql(Dialect::Sqlite), "BEGIN IMMEDIATE");
+        assert_eq!(
+            o.read_only(true).begin_sql(Dialect::Sqlite),
+            "BEGIN DEFERRED"
+        );
+        let o = TransactionOptions::new()
+            .isolation(IsolationLevel::Serializable)
+            .read_only(true);
+        assert_eq!(
+            o.begin_sql(Dialect::Postgres),
+            "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..20 {
+            let d = backoff(attempt);
+            assert!(d <= std::time::Duration::from_millis(1_000), "{d:?}");
+            assert!(d >= std::time::Duration::from_millis(5), "{d:?}");
+        }
+    }
+}
