@@ -105,7 +105,7 @@ impl TransactionOptions {
 }
 
 enum Conn<'c> {
-    Owned(Connection),
+    Owned(Box<Connection>),
     Borrowed(&'c Connection),
 }
 
@@ -169,7 +169,7 @@ impl Transaction<'static> {
         let sql = options.begin_sql(conn.dialect());
         conn.run_execute(&sql, Ok(Vec::new())).await?;
         Ok(Transaction {
-            conn: Conn::Owned(conn),
+            conn: Conn::Owned(Box::new(conn)),
             depth: 0,
             pending: Arc::new(Mutex::new(Vec::new())),
             done: false,

@@ -37,6 +37,23 @@ fn model_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
     attrs.iter().filter(|a| a.path().is_ident("model"))
 }
 
+/// The string after `name =`; a missing `=` or a value that is not a string
+/// literal is an error showing the expected form, `name = "placeholder"`.
+fn string_value(meta: &syn::meta::ParseNestedMeta<'_>, placeholder: &str) -> syn::Result<LitStr> {
+    let name = meta
+        .path
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let form = format!("`{name} = \"{placeholder}\"`");
+    let value = meta.value().map_err(|_| {
+        syn::Error::new_spanned(&meta.path, format!("`{name}` takes a value: {form}"))
+    })?;
+    value.parse().map_err(|e: syn::Error| {
+        syn::Error::new(e.span(), format!("expected a string literal: {form}"))
+    })
+}
+
 fn non_empty(lit: LitStr, what: &str) -> syn::Result<String> {
     let value = lit.value();
     if value.trim().is_empty() {
@@ -53,10 +70,10 @@ pub(crate) fn parse_struct(attrs: &[Attribute], errors: &mut Option<syn::Error>)
     for attr in model_attrs(attrs) {
         let result = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
-                out.table = Some(non_empty(meta.value()?.parse()?, "table name")?);
+                out.table = Some(non_empty(string_value(&meta, "name")?, "table name")?);
                 Ok(())
             } else if meta.path.is_ident("crate") {
-                let lit: LitStr = meta.value()?.parse()?;
+                let lit = string_value(&meta, "path")?;
                 out.krate = Some(lit.parse()?);
                 Ok(())
             } else {
@@ -79,13 +96,18 @@ pub(crate) fn parse_field(attrs: &[Attribute], errors: &mut Option<syn::Error>) 
             let path = &meta.path;
             let flag = |meta: &syn::meta::ParseNestedMeta<'_>| -> syn::Result<()> {
                 if meta.input.peek(syn::Token![=]) {
-                    Err(meta.error("this attribute takes no value"))
+                    let name = meta
+                        .path
+                        .get_ident()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    Err(meta.error(format!("`{name}` takes no value: write `#[model({name})]`")))
                 } else {
                     Ok(())
                 }
             };
             if path.is_ident("column") {
-                out.column = Some(non_empty(meta.value()?.parse()?, "column name")?);
+                out.column = Some(non_empty(string_value(&meta, "name")?, "column name")?);
             } else if path.is_ident("primary_key") {
                 flag(&meta)?;
                 out.primary_key = Some(syn::spanned::Spanned::span(path));
@@ -99,7 +121,10 @@ pub(crate) fn parse_field(attrs: &[Attribute], errors: &mut Option<syn::Error>) 
                 flag(&meta)?;
                 out.index = true;
             } else if path.is_ident("default") {
-                out.default = Some(non_empty(meta.value()?.parse()?, "default expression")?);
+                out.default = Some(non_empty(
+                    string_value(&meta, "SQL expression")?,
+                    "default expression",
+                )?);
             } else if path.is_ident("skip") {
                 flag(&meta)?;
                 out.skip = Some(syn::spanned::Spanned::span(path));

@@ -214,9 +214,18 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
         info
     });
+    // Each use of a field's type below names `#ty` together with a
+    // `FieldType` check on the same tokens, so a type that is not a column
+    // type is reported once, as "`T` cannot be the type of a model field",
+    // and not again as a missing `ToValue` / `Decode` (rustc drops errors
+    // implied by another at the same span).
     let to_values = stored.iter().map(|f| {
         let fi = f.ident;
-        quote! { #krate::ToValue::to_value(&self.#fi)? }
+        let ty = f.ty;
+        quote! {{
+            let _ = <#ty as #krate::FieldType>::NULLABLE;
+            <#ty as #krate::ToValue>::to_value(&self.#fi)?
+        }}
     });
     let mut position = 0_usize;
     let decodes = fields.iter().map(|f| {
@@ -227,7 +236,12 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         } else {
             let i = position;
             position += 1;
-            quote! { #fi: row.get(#i)? }
+            quote! {
+                #fi: {
+                    let _ = <#ty as #krate::FieldType>::NULLABLE;
+                    #krate::Row::get::<#ty>(row, #i)?
+                }
+            }
         }
     });
     let auto_check = pk_field.attrs.auto.map(|_| {
@@ -240,21 +254,10 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
         }
     });
-    let field_type_checks = stored.iter().map(|f| {
-        let ty = f.ty;
-        quote_spanned! { ty.span() => is_field_type::<#ty>(); }
-    });
-    let check_fn = format_ident!("__sylvan_field_type_check_{}", ident);
 
     Ok(quote! {
         impl #ident {
             #(#consts)*
-        }
-
-        #[allow(non_snake_case, dead_code)]
-        fn #check_fn() {
-            fn is_field_type<T: #krate::FieldType>() {}
-            #(#field_type_checks)*
         }
 
         #auto_check
