@@ -41,9 +41,9 @@ pub use executor::Executor;
 pub use model::{FieldInfo, Model};
 pub use pool::{PoolConfig, PoolStatus};
 pub use query::{
-    Aggregate, Assignment, AutoKey, Column, Condition, Expr, FieldType, GroupedQuerySet,
-    IntoGroupBy, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, Order, Projection, QuerySet,
-    Selectable, Text, Values,
+    Aggregate, Assignment, AutoKey, Column, ColumnList, Condition, ConflictTarget, Expr, FieldType,
+    GroupedQuerySet, IntoGroupBy, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, OnConflict,
+    Order, Projection, QuerySet, RowLock, Selectable, Text, Values,
 };
 pub use row::{FromRow, Row};
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions, TxFuture};

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::executor::Executor;
-use crate::query::{Column, FieldType, IntoOperand, QuerySet, SqlWriter};
+use crate::query::{Column, FieldType, IntoOperand, OnConflict, QuerySet, SqlWriter};
 use crate::row::{Cardinality, FromRow};
 use crate::value::{SqlType, Value};
 use std::future::Future;
@@ -206,6 +206,52 @@ pub trait Model: FromRow + Sync {
             }
             Ok(this)
         }
+    }
+
+    /// Inserts many objects in as few statements as the backend's bind
+    /// limit allows (65,535 binds per statement on PostgreSQL, 32,766 on
+    /// SQLite), returning them as stored, in order, with generated keys.
+    /// Each statement is atomic; for all-or-nothing across statements, call
+    /// it inside a transaction.
+    fn insert_many<E: Executor>(
+        objects: Vec<Self>,
+        executor: &E,
+    ) -> impl Future<Output = Result<Vec<Self>>> + Send
+    where
+        Self: Send,
+    {
+        crate::query::insert_many(objects, None, executor)
+    }
+
+    /// Inserts this object, or on a unique conflict does what `on_conflict`
+    /// says: returns the row as stored (inserted or updated), or `None` when
+    /// the conflict was skipped.
+    fn upsert<E: Executor>(
+        self,
+        on_conflict: OnConflict<Self>,
+        executor: &E,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send
+    where
+        Self: Send,
+    {
+        async move {
+            let mut rows =
+                crate::query::insert_many(vec![self], Some(&on_conflict), executor).await?;
+            Ok(rows.pop())
+        }
+    }
+
+    /// [`Model::upsert`] for many objects, chunked like
+    /// [`Model::insert_many`]; skipped conflicts are left out of the result.
+    fn upsert_many<E: Executor>(
+        objects: Vec<Self>,
+        on_conflict: OnConflict<Self>,
+        executor: &E,
+    ) -> impl Future<Output = Result<Vec<Self>>> + Send
+    where
+        Self: Send,
+    {
+        async move { crate::query::insert_many(objects, Some(&on_conflict), executor).await }
     }
 
     /// Writes every column of this object to its row (by primary key);

@@ -10,14 +10,17 @@ mod queryset;
 mod render;
 mod select;
 mod update;
+mod write;
 
 pub use column::Column;
 pub use condition::Condition;
 pub use field::{AutoKey, FieldType, NonNull, Nullable, Numeric, Text};
 pub use operand::{Expr, IntoOperand};
 pub use order::{IntoOrders, Order};
-pub use queryset::{GroupedQuerySet, QuerySet};
+pub use queryset::{GroupedQuerySet, QuerySet, RowLock};
 pub use select::{Aggregate, IntoGroupBy, Projection, Selectable, Values};
 pub use update::Assignment;
+pub use write::{ColumnList, ConflictTarget, OnConflict};
 
 pub(crate) use render::SqlWriter;
+pub(crate) use write::insert_many;

@@ -5,6 +5,7 @@ use super::order::{IntoOrders, Order};
 use super::render::SqlWriter;
 use super::select::{IntoGroupBy, Projection, Values};
 use super::update::Assignment;
+use super::write::{insert_many, OnConflict};
 use crate::backend::Dialect;
 use crate::error::{Error, Result};
 use crate::executor::Executor;
@@ -51,7 +52,20 @@ pub struct QuerySet<M> {
     pub(crate) limit: Option<u64>,
     pub(crate) offset: Option<u64>,
     pub(crate) distinct: bool,
+    pub(crate) lock: Option<RowLock>,
     _marker: PhantomData<fn() -> M>,
+}
+
+/// Row locking of [`QuerySet::select_for_update`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RowLock {
+    /// `FOR UPDATE`: wait for rows locked by others.
+    Wait,
+    /// `FOR UPDATE SKIP LOCKED`: leave out rows locked by others.
+    SkipLocked,
+    /// `FOR UPDATE NOWAIT`: fail at once if a row is locked by others.
+    NoWait,
 }
 
 impl<M> Clone for QuerySet<M> {
@@ -62,6 +76,7 @@ impl<M> Clone for QuerySet<M> {
             limit: self.limit,
             offset: self.offset,
             distinct: self.distinct,
+            lock: self.lock,
             _marker: PhantomData,
         }
     }
@@ -94,6 +109,7 @@ impl<M: Model> QuerySet<M> {
             limit: None,
             offset: None,
             distinct: false,
+            lock: None,
             _marker: PhantomData,
         }
     }
@@ -131,6 +147,17 @@ impl<M: Model> QuerySet<M> {
     /// Removes duplicate rows (`SELECT DISTINCT`).
     pub fn distinct(mut self) -> Self {
         self.distinct = true;
+        self
+    }
+
+    /// Locks the selected rows until the end of the transaction
+    /// (`FOR UPDATE`, with [`RowLock::SkipLocked`] or [`RowLock::NoWait`]
+    /// as asked) on PostgreSQL. SQLite has no row locks and takes no clause:
+    /// a SQLite write transaction already holds the database's write lock
+    /// from its `BEGIN IMMEDIATE`, so rows read inside one cannot change
+    /// under it; outside a transaction the lock has nothing to hold.
+    pub fn select_for_update(mut self, lock: RowLock) -> Self {
+        self.lock = Some(lock);
         self
     }
 
@@ -197,6 +224,13 @@ impl<M: Model> QuerySet<M> {
         self.push_from_where(&mut w);
         w.push_orders(&self.orders);
         w.push_limit_offset(self.limit, self.offset);
+        if let (Some(lock), Dialect::Postgres) = (self.lock, dialect) {
+            w.push_sql(match lock {
+                RowLock::Wait => " FOR UPDATE",
+                RowLock::SkipLocked => " FOR UPDATE SKIP LOCKED",
+                RowLock::NoWait => " FOR UPDATE NOWAIT",
+            });
+        }
         w.finish()
     }
 
@@ -317,8 +351,21 @@ impl<M: Model> QuerySet<M> {
         assignments: impl IntoIterator<Item = Assignment<M>>,
         executor: &E,
     ) -> Result<u64> {
+        match self.render_update(assignments, executor.dialect(), false)? {
+            Some((sql, binds)) => executor.run_execute(&sql, Ok(binds)).await,
+            None => Ok(0),
+        }
+    }
+
+    /// `None` when there is nothing to set.
+    fn render_update(
+        &self,
+        assignments: impl IntoIterator<Item = Assignment<M>>,
+        dialect: Dialect,
+        returning: bool,
+    ) -> Result<Option<(String, Vec<Value>)>> {
         self.refuse_slicing("update")?;
-        let mut w = SqlWriter::new(executor.dialect());
+        let mut w = SqlWriter::new(dialect);
         w.push_sql("UPDATE ");
         w.push_identifier(M::TABLE);
         w.push_sql(" SET ");
@@ -333,24 +380,116 @@ impl<M: Model> QuerySet<M> {
             w.push_operand(&a.value);
         }
         if !any {
-            return Ok(0);
+            return Ok(None);
         }
         if !matches!(&self.filter, Node::And(v) if v.is_empty()) {
             w.push_sql(" WHERE ");
             w.push_condition(&self.filter);
         }
-        let (sql, binds) = w.finish();
-        executor.run_execute(&sql, Ok(binds)).await
+        if returning {
+            push_returning::<M>(&mut w);
+        }
+        Ok(Some(w.finish()))
     }
 
     /// Deletes every matching row, returning how many went.
     pub async fn delete<E: Executor>(&self, executor: &E) -> Result<u64> {
+        let (sql, binds) = self.render_delete(executor.dialect(), false)?;
+        executor.run_execute(&sql, Ok(binds)).await
+    }
+
+    /// Deletes every matching row, returning the deleted rows.
+    pub async fn delete_returning<E: Executor>(&self, executor: &E) -> Result<Vec<M>> {
+        let (sql, binds) = self.render_delete(executor.dialect(), true)?;
+        executor.run_query(&sql, Ok(binds), Cardinality::All).await
+    }
+
+    fn render_delete(&self, dialect: Dialect, returning: bool) -> Result<(String, Vec<Value>)> {
         self.refuse_slicing("delete")?;
-        let mut w = SqlWriter::new(executor.dialect());
+        let mut w = SqlWriter::new(dialect);
         w.push_sql("DELETE");
         self.push_from_where(&mut w);
-        let (sql, binds) = w.finish();
-        executor.run_execute(&sql, Ok(binds)).await
+        if returning {
+            push_returning::<M>(&mut w);
+        }
+        Ok(w.finish())
+    }
+
+    /// Updates every matching row, returning the rows as updated.
+    pub async fn update_returning<E: Executor>(
+        &self,
+        assignments: impl IntoIterator<Item = Assignment<M>>,
+        executor: &E,
+    ) -> Result<Vec<M>> {
+        match self.render_update(assignments, executor.dialect(), true)? {
+            Some((sql, binds)) => executor.run_query(&sql, Ok(binds), Cardinality::All).await,
+            None => self.all(executor).await,
+        }
+    }
+
+    /// The one matching row, or the object `make` builds, inserted: `(row,
+    /// true)` when it was created.
+    ///
+    /// Race-safe when the filter's columns carry a unique constraint: of
+    /// concurrent callers exactly one inserts (`INSERT … ON CONFLICT DO
+    /// NOTHING`, which never aborts a PostgreSQL transaction) and the others
+    /// get its row. Without such a constraint two callers can both insert.
+    /// Inside a PostgreSQL `REPEATABLE READ` or `SERIALIZABLE` transaction a
+    /// row inserted concurrently by another transaction is not visible, so
+    /// the lookup after a conflict can fail with [`Error::NotFound`].
+    pub async fn get_or_create<E: Executor>(
+        &self,
+        executor: &E,
+        make: impl FnOnce() -> M,
+    ) -> Result<(M, bool)>
+    where
+        M: Send,
+    {
+        match self.get(executor).await {
+            Ok(found) => return Ok((found, false)),
+            Err(Error::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+        let skip = OnConflict::do_nothing();
+        let mut inserted = insert_many(vec![make()], Some(&skip), executor).await?;
+        match inserted.pop() {
+            Some(row) => Ok((row, true)),
+            // Another caller inserted it between our lookup and insert.
+            None => self.get(executor).await.map(|row| (row, false)),
+        }
+    }
+
+    /// The one matching row updated by `update` and saved, or the object
+    /// `make` builds, inserted: `(row, true)` when it was created. Creation
+    /// is race-safe as for [`get_or_create`](Self::get_or_create); updates
+    /// of concurrent callers are applied one after the other, the last one
+    /// winning (lock the row with a transaction and
+    /// [`select_for_update`](Self::select_for_update) for stricter needs).
+    pub async fn update_or_create<E: Executor>(
+        &self,
+        executor: &E,
+        make: impl FnOnce() -> M,
+        update: impl FnOnce(&mut M),
+    ) -> Result<(M, bool)>
+    where
+        M: Send,
+    {
+        let (mut row, created) = self.get_or_create(executor, make).await?;
+        if !created {
+            update(&mut row);
+            row.save(executor).await?;
+        }
+        Ok((row, created))
+    }
+}
+
+fn push_returning<M: Model>(w: &mut SqlWriter) {
+    w.push_sql(" RETURNING ");
+    for (i, c) in M::COLUMNS.iter().enumerate() {
+        if i > 0 {
+            w.push_sql(", ");
+        }
+        w.push_identifier(c);
     }
 }
 
