@@ -1,0 +1,19 @@
+use sylvan::Model;
+
+#[derive(Model)]
+struct User {
+    #[model(primary_key)]
+    id: i64,
+    name: String,
+}
+
+#[derive(Model)]
+struct Post {
+    #[model(primary_key)]
+    id: i64,
+    title: String,
+}
+
+fn main() {
+    let _ = User::objects().filter(Post::TITLE.eq("x"));
+}
