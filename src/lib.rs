@@ -29,6 +29,7 @@ mod options;
 mod pool;
 mod query;
 mod row;
+mod schema;
 mod stream;
 mod transaction;
 mod value;
@@ -46,6 +47,7 @@ pub use query::{
     Order, Projection, QuerySet, RowLock, Selectable, Text, Values,
 };
 pub use row::{FromRow, Row};
+pub use schema::{create_table_sql, drop_table_sql};
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions, TxFuture};
 pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
 

@@ -208,6 +208,27 @@ pub trait Model: FromRow + Sync {
         }
     }
 
+    /// Creates the table and its indexes if they do not exist (see
+    /// [`create_table_sql`](crate::create_table_sql) for the DDL).
+    fn create_table<E: Executor>(executor: &E) -> impl Future<Output = Result<()>> + Send {
+        let statements = crate::schema::create_table_sql::<Self>(executor.dialect());
+        async move {
+            for sql in statements {
+                executor.run_execute(&sql, Ok(Vec::new())).await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Drops the table if it exists.
+    fn drop_table<E: Executor>(executor: &E) -> impl Future<Output = Result<()>> + Send {
+        let sql = crate::schema::drop_table_sql::<Self>(executor.dialect());
+        async move {
+            executor.run_execute(&sql, Ok(Vec::new())).await?;
+            Ok(())
+        }
+    }
+
     /// Inserts many objects in as few statements as the backend's bind
     /// limit allows (65,535 binds per statement on PostgreSQL, 32,766 on
     /// SQLite), returning them as stored, in order, with generated keys.

@@ -8,6 +8,7 @@ mod errors;
 mod pool;
 mod raw;
 mod roundtrip;
+mod schema;
 mod smoke;
 mod sqlite;
 mod statements;
