@@ -112,6 +112,16 @@ impl Connection {
         Transaction::begin_borrowed(self, options).await
     }
 
+    /// Runs a script of several statements separated by `;`, without binds
+    /// (PostgreSQL's simple query protocol, SQLite's `execute_batch`): for
+    /// migrations and schema scripts. Never put user input in a script.
+    pub async fn execute_script(&self, sql: &str) -> Result<()> {
+        match self.inner()? {
+            Inner::Sqlite(c) => c.execute_script(sql).await,
+            Inner::Postgres(c) => c.execute_script(sql).await,
+        }
+    }
+
     /// A transaction on this connection ended cleanly (COMMIT or ROLLBACK).
     pub(crate) fn transaction_closed(&self) {
         if let Ok(pg) = self.pg_conn() {
@@ -194,10 +204,12 @@ impl Run for Connection {
         cardinality: Cardinality,
     ) -> Result<Vec<T>> {
         let binds = binds?;
-        match self.inner()? {
-            Inner::Sqlite(c) => c.query(sql, binds, cardinality).await,
-            Inner::Postgres(c) => c.query(sql, &binds, cardinality).await,
-        }
+        let rows = match self.inner()? {
+            Inner::Sqlite(c) => c.query(sql, binds, cardinality).await?,
+            Inner::Postgres(c) => c.query(sql, &binds, cardinality).await?,
+        };
+        cardinality.check(&rows)?;
+        Ok(rows)
     }
 
     fn run_dialect(&self) -> Dialect {

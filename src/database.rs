@@ -271,13 +271,15 @@ impl Run for Database {
         cardinality: Cardinality,
     ) -> Result<Vec<T>> {
         let binds = binds?;
-        match &*self.inner {
-            Inner::Sqlite(pool) => pool.query(sql, binds, cardinality).await,
+        let rows = match &*self.inner {
+            Inner::Sqlite(pool) => pool.query(sql, binds, cardinality).await?,
             Inner::Postgres(pool) => {
                 let conn = pool.get().await?;
-                conn.pg_conn()?.query(sql, &binds, cardinality).await
+                conn.pg_conn()?.query(sql, &binds, cardinality).await?
             }
-        }
+        };
+        cardinality.check(&rows)?;
+        Ok(rows)
     }
 
     fn run_dialect(&self) -> Dialect {

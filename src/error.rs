@@ -154,12 +154,36 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A migration could not be applied or reverted, or the migrations on
+    /// disk disagree with what the database recorded.
+    #[error("migration error: {message}")]
+    Migration {
+        /// The migration's version, when one is concerned.
+        version: Option<i64>,
+        /// What went wrong.
+        message: String,
+    },
+
     /// The statement has a different number of placeholders than binds given.
     #[error("statement expects {expected} bind parameter(s) but {given} were given (in `{sql}`)")]
     BindCount {
         /// Placeholders in the statement.
         expected: usize,
         /// Values given.
+        given: usize,
+        /// The statement.
+        sql: String,
+    },
+
+    /// A statement carries more binds than the backend accepts (65,535 on
+    /// PostgreSQL, 32,766 on SQLite).
+    #[error(
+        "statement has {given} bind parameters, above the backend's limit of {limit} (in `{sql}`)"
+    )]
+    TooManyBinds {
+        /// The backend's limit.
+        limit: usize,
+        /// Binds given.
         given: usize,
         /// The statement.
         sql: String,
@@ -284,7 +308,8 @@ impl Error {
             Error::Constraint { sql, .. }
             | Error::SerializationFailure { sql, .. }
             | Error::Database { sql, .. }
-            | Error::BindCount { sql, .. } => Some(sql),
+            | Error::BindCount { sql, .. }
+            | Error::TooManyBinds { sql, .. } => Some(sql),
             Error::ConnectionLost { sql, .. } => sql.as_deref(),
             _ => None,
         }

@@ -18,6 +18,8 @@ pub(crate) mod private {
             binds: Result<Vec<Value>>,
         ) -> impl Future<Output = Result<u64>> + Send;
 
+        /// Rows of the query, at most `cardinality`'s limit, checked against
+        /// it: [`Error::NotFound`] / [`Error::TooManyRows`].
         fn run_query<T: FromRow>(
             &self,
             sql: &str,

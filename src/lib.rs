@@ -24,6 +24,7 @@ mod connection;
 mod database;
 mod error;
 mod executor;
+mod migrate;
 mod model;
 mod options;
 mod pool;
@@ -39,12 +40,13 @@ pub use connection::Connection;
 pub use database::{Database, DatabaseBuilder};
 pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPhase};
 pub use executor::Executor;
+pub use migrate::{AppliedMigration, Migration, Migrations};
 pub use model::{FieldInfo, Model};
 pub use pool::{PoolConfig, PoolStatus};
 pub use query::{
     Aggregate, Assignment, AutoKey, Column, ColumnList, Condition, ConflictTarget, Expr, FieldType,
     GroupedQuerySet, IntoGroupBy, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, OnConflict,
-    Order, Projection, QuerySet, RowLock, Selectable, Text, Values,
+    Order, Ordered, Projection, QuerySet, RowLock, Selectable, Text, Values,
 };
 pub use row::{FromRow, Row};
 pub use schema::{create_table_sql, drop_table_sql};
@@ -53,6 +55,10 @@ pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
 
 /// `#[derive(Model)]`: see the [`Model`] trait.
 pub use sylvan_derive::Model;
+
+/// `embed_migrations!("dir")`: the `NNNN_name.sql` files of `dir` (relative
+/// to the crate's `Cargo.toml`) as [`Migrations`], read at compile time.
+pub use sylvan_derive::embed_migrations;
 
 /// The async iterator trait of row streams, and its combinators (`next`, …).
 pub use futures_util::stream::{Stream, StreamExt};

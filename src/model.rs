@@ -166,31 +166,30 @@ pub trait Model: FromRow + Sync {
             let mut w = SqlWriter::new(executor.dialect());
             w.push_sql("INSERT INTO ");
             w.push_identifier(Self::TABLE);
-            w.push_sql(" (");
-            let mut first = true;
-            for (i, column) in Self::COLUMNS.iter().enumerate() {
-                if auto && i == Self::PRIMARY_KEY_INDEX {
-                    continue;
+            let columns: Vec<(usize, Value)> = values
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !(auto && *i == Self::PRIMARY_KEY_INDEX))
+                .collect();
+            if columns.is_empty() {
+                w.push_sql(" DEFAULT VALUES");
+            } else {
+                w.push_sql(" (");
+                for (n, (i, _)) in columns.iter().enumerate() {
+                    if n > 0 {
+                        w.push_sql(", ");
+                    }
+                    w.push_identifier(Self::COLUMNS[*i]);
                 }
-                if !first {
-                    w.push_sql(", ");
+                w.push_sql(") VALUES (");
+                for (n, (_, value)) in columns.into_iter().enumerate() {
+                    if n > 0 {
+                        w.push_sql(", ");
+                    }
+                    w.push_bind(value);
                 }
-                first = false;
-                w.push_identifier(column);
+                w.push_sql(")");
             }
-            w.push_sql(") VALUES (");
-            let mut first = true;
-            for (i, value) in values.into_iter().enumerate() {
-                if auto && i == Self::PRIMARY_KEY_INDEX {
-                    continue;
-                }
-                if !first {
-                    w.push_sql(", ");
-                }
-                first = false;
-                w.push_bind(value);
-            }
-            w.push_sql(")");
             if auto {
                 w.push_sql(" RETURNING ");
                 w.push_identifier(Self::COLUMNS[Self::PRIMARY_KEY_INDEX]);

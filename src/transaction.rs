@@ -244,6 +244,13 @@ impl<'c> Transaction<'c> {
         })
     }
 
+    /// Runs a script of several statements without binds inside the
+    /// transaction (see [`Connection::execute_script`]).
+    pub async fn execute_script(&self, sql: &str) -> Result<()> {
+        self.flush().await?;
+        self.connection().execute_script(sql).await
+    }
+
     /// Commits (a savepoint: releases it into the outer transaction).
     ///
     /// If the connection fails while `COMMIT` is in flight, the outcome is

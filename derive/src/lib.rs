@@ -6,6 +6,7 @@
 extern crate proc_macro;
 
 mod attr;
+mod migrations;
 mod model;
 
 use proc_macro::TokenStream;
@@ -21,6 +22,18 @@ use proc_macro::TokenStream;
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     model::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// `embed_migrations!("migrations")`: the `NNNN_name.sql` files of the
+/// directory (relative to the crate's `Cargo.toml`) as `sylvan::Migrations`,
+/// read at compile time. A file's optional down section follows a line
+/// `-- down`.
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    let dir = syn::parse_macro_input!(input as syn::LitStr);
+    migrations::expand(&dir)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -32,6 +32,29 @@ impl AutoKey for i16 {}
 impl AutoKey for i32 {}
 impl AutoKey for i64 {}
 
+/// A type `min` and `max` apply to on both backends (PostgreSQL has no
+/// `min(boolean)`, `min(bytea)`, `min(uuid)` or `min(jsonb)`).
+#[diagnostic::on_unimplemented(
+    message = "`min` / `max` need an ordered column type, not `{Self}`",
+    label = "PostgreSQL has no min/max for this type",
+    note = "ordered types: integers, floats, String and the chrono types"
+)]
+pub trait Ordered: FieldType {}
+
+macro_rules! ordered {
+    ($($t:ty),*) => {$(impl Ordered for $t {})*};
+}
+
+ordered!(i16, i32, i64, f32, f64, String);
+
+#[cfg(feature = "chrono")]
+ordered!(
+    chrono::NaiveDateTime,
+    chrono::DateTime<chrono::Utc>,
+    chrono::NaiveDate,
+    chrono::NaiveTime
+);
+
 /// A column type that is not `Option`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a non-null column type, so `Option<{Self}>` cannot be a column type",

@@ -14,7 +14,7 @@ mod write;
 
 pub use column::Column;
 pub use condition::Condition;
-pub use field::{AutoKey, FieldType, NonNull, Nullable, Numeric, Text};
+pub use field::{AutoKey, FieldType, NonNull, Nullable, Numeric, Ordered, Text};
 pub use operand::{Expr, IntoOperand};
 pub use order::{IntoOrders, Order};
 pub use queryset::{GroupedQuerySet, QuerySet, RowLock};

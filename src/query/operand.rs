@@ -120,6 +120,16 @@ macro_rules! value_operands {
                 Operand::Value(value_of(self))
             }
         }
+        /// `None` is SQL NULL: `eq(None)` is `IS NULL`, `ne(None)` is
+        /// `IS NOT NULL`, and `set(None)` stores NULL.
+        impl<M> IntoOperand<M, Option<$t>> for Option<$v> {
+            fn into_operand(self) -> Operand {
+                Operand::Value(match self {
+                    Some(v) => value_of(v),
+                    None => Value::Null,
+                })
+            }
+        }
     )*};
 }
 

@@ -1,6 +1,7 @@
 //! `QuerySet<M>`: a lazy, typed query over one model's table.
 
 use super::condition::{Condition, Node};
+use super::operand::Operand;
 use super::order::{IntoOrders, Order};
 use super::render::SqlWriter;
 use super::select::{IntoGroupBy, Projection, Values};
@@ -221,17 +222,33 @@ impl<M: Model> QuerySet<M> {
             }
             w.push_column(M::TABLE, column);
         }
+        if self.distinct {
+            // PostgreSQL wants DISTINCT's ORDER BY expressions in the select
+            // list. Rows decode by position, so trailing extras are ignored,
+            // and a model's columns include its key, so DISTINCT is unchanged.
+            for order in &self.orders {
+                if !matches!(order.operand, Operand::Column { .. }) {
+                    w.push_sql(", ");
+                    w.push_operand(&order.operand);
+                }
+            }
+        }
         self.push_from_where(&mut w);
         w.push_orders(&self.orders);
         w.push_limit_offset(self.limit, self.offset);
-        if let (Some(lock), Dialect::Postgres) = (self.lock, dialect) {
+        self.push_lock(&mut w);
+        w.finish()
+    }
+
+    /// `FOR UPDATE …` on PostgreSQL (see [`QuerySet::select_for_update`]).
+    pub(crate) fn push_lock(&self, w: &mut SqlWriter) {
+        if let (Some(lock), Dialect::Postgres) = (self.lock, w.dialect()) {
             w.push_sql(match lock {
                 RowLock::Wait => " FOR UPDATE",
                 RowLock::SkipLocked => " FOR UPDATE SKIP LOCKED",
                 RowLock::NoWait => " FOR UPDATE NOWAIT",
             });
         }
-        w.finish()
     }
 
     /// Every matching row.
@@ -257,7 +274,7 @@ impl<M: Model> QuerySet<M> {
         if query.orders.is_empty() {
             query.orders = M::primary_key_column().into_orders();
         }
-        query.limit = Some(1);
+        query.limit = Some(query.limit.map_or(1, |l| l.min(1)));
         let (sql, binds) = query.render_select(executor.dialect());
         let mut rows = executor
             .run_query(&sql, Ok(binds), Cardinality::Optional)
@@ -308,7 +325,7 @@ impl<M: Model> QuerySet<M> {
     pub async fn exists<E: Executor>(&self, executor: &E) -> Result<bool> {
         let (inner, binds) = {
             let mut q = self.clone();
-            q.limit = Some(1);
+            q.limit = Some(q.limit.map_or(1, |l| l.min(1)));
             q.orders.clear();
             q.render_select(executor.dialect())
         };

@@ -3,7 +3,7 @@
 //! (placeholder). Nothing else reaches the statement.
 
 use super::column::escape_like;
-use super::condition::{Node, PatternKind};
+use super::condition::{CmpOp, Node, PatternKind};
 use super::operand::Operand;
 use super::order::{Nulls, Order};
 use crate::backend::Dialect;
@@ -77,6 +77,15 @@ impl SqlWriter {
         match node {
             Node::True => self.push_sql("(1 = 1)"),
             Node::False => self.push_sql("(1 = 0)"),
+            Node::Cmp(lhs, op @ (CmpOp::Eq | CmpOp::Ne), Operand::Value(Value::Null)) => {
+                self.push_sql("(");
+                self.push_operand(lhs);
+                self.push_sql(if *op == CmpOp::Eq {
+                    " IS NULL)"
+                } else {
+                    " IS NOT NULL)"
+                });
+            }
             Node::Cmp(lhs, op, rhs) => {
                 self.push_sql("(");
                 self.push_operand(lhs);
@@ -140,23 +149,30 @@ impl SqlWriter {
 
     fn push_in(&mut self, lhs: &Operand, list: &[Operand], sql_type: SqlType) {
         if list.len() > IN_LIST_INLINE_MAX {
-            if let Some(json) = json_array(list) {
+            if let Some(json) = json_array(list, self.dialect) {
                 self.push_sql("(");
                 self.push_operand(lhs);
-                match self.dialect {
-                    Dialect::Postgres => {
+                match (self.dialect, sql_type) {
+                    (Dialect::Postgres, SqlType::Blob) => {
+                        self.push_sql(
+                            " IN (SELECT decode(value, 'hex') FROM jsonb_array_elements_text(CAST(",
+                        );
+                    }
+                    (Dialect::Postgres, _) => {
                         self.push_sql(" IN (SELECT CAST(value AS ");
                         self.push_sql(self.dialect.type_name(sql_type));
                         self.push_sql(") FROM jsonb_array_elements_text(CAST(");
-                        self.push_bind(Value::Text(json));
-                        self.push_sql(" AS jsonb)) AS value))");
                     }
-                    Dialect::Sqlite => {
-                        self.push_sql(" IN (SELECT value FROM json_each(");
-                        self.push_bind(Value::Text(json));
-                        self.push_sql(")))");
+                    (Dialect::Sqlite, SqlType::Blob | SqlType::Uuid) => {
+                        self.push_sql(" IN (SELECT unhex(value) FROM json_each(");
                     }
+                    (Dialect::Sqlite, _) => self.push_sql(" IN (SELECT value FROM json_each("),
                 }
+                self.push_bind(Value::Text(json));
+                self.push_sql(match self.dialect {
+                    Dialect::Postgres => " AS jsonb)) AS value))",
+                    Dialect::Sqlite => ")))",
+                });
                 return;
             }
         }
@@ -277,8 +293,10 @@ fn push_glob_literal(out: &mut String, c: char) {
 }
 
 /// The values of an IN list as a JSON array, when every one of them has a
-/// faithful JSON form.
-fn json_array(list: &[Operand]) -> Option<String> {
+/// faithful JSON form: bytes as hex strings (and SQLite's UUID blobs), UUIDs
+/// as text on PostgreSQL, non-finite floats as PostgreSQL's float spellings
+/// or SQLite's JSON5 `Infinity`.
+fn json_array(list: &[Operand], dialect: Dialect) -> Option<String> {
     let mut out = String::from("[");
     for (i, op) in list.iter().enumerate() {
         if i > 0 {
@@ -290,9 +308,15 @@ fn json_array(list: &[Operand]) -> Option<String> {
             Value::I16(n) => out.push_str(&n.to_string()),
             Value::I32(n) => out.push_str(&n.to_string()),
             Value::I64(n) => out.push_str(&n.to_string()),
-            Value::F32(f) if f.is_finite() => out.push_str(&format!("{:e}", f64::from(*f))),
-            Value::F64(f) if f.is_finite() => out.push_str(&format!("{f:e}")),
+            Value::F32(f) => push_json_float(&mut out, f64::from(*f), dialect)?,
+            Value::F64(f) => push_json_float(&mut out, *f, dialect)?,
             Value::Text(s) => push_json_string(&mut out, s),
+            Value::Blob(b) => push_json_string(&mut out, &hex(b)),
+            #[cfg(feature = "uuid")]
+            Value::Uuid(u) => match dialect {
+                Dialect::Postgres => push_json_string(&mut out, &u.hyphenated().to_string()),
+                Dialect::Sqlite => push_json_string(&mut out, &hex(u.as_bytes())),
+            },
             #[cfg(feature = "chrono")]
             Value::Timestamp(t) => push_json_string(
                 &mut out,
@@ -319,6 +343,34 @@ fn json_array(list: &[Operand]) -> Option<String> {
     }
     out.push(']');
     Some(out)
+}
+
+fn push_json_float(out: &mut String, f: f64, dialect: Dialect) -> Option<()> {
+    if f.is_finite() {
+        out.push_str(&format!("{f:e}"));
+        return Some(());
+    }
+    match (dialect, f.is_nan(), f > 0.0) {
+        (Dialect::Postgres, true, _) => push_json_string(out, "NaN"),
+        (Dialect::Postgres, false, true) => push_json_string(out, "Infinity"),
+        (Dialect::Postgres, false, false) => push_json_string(out, "-Infinity"),
+        // SQLite cannot store NaN: leave the list to per-value binds, which
+        // refuse it with a typed error.
+        (Dialect::Sqlite, true, _) => return None,
+        (Dialect::Sqlite, false, true) => out.push_str("Infinity"),
+        (Dialect::Sqlite, false, false) => out.push_str("-Infinity"),
+    }
+    Some(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
 }
 
 fn push_json_string(out: &mut String, s: &str) {
@@ -360,9 +412,20 @@ mod tests {
             Operand::Value(Value::I64(-5)),
             Operand::Value(Value::F64(1.5)),
         ];
-        assert_eq!(json_array(&list).unwrap(), r#"["q\"\\\u000a",-5,1.5e0]"#);
-        assert!(json_array(&[Operand::Value(Value::F64(f64::NAN))]).is_none());
-        assert!(json_array(&[Operand::Value(Value::Blob(vec![1]))]).is_none());
+        assert_eq!(
+            json_array(&list, Dialect::Sqlite).unwrap(),
+            r#"["q\"\\\u000a",-5,1.5e0]"#
+        );
+        let nan = [Operand::Value(Value::F64(f64::NAN))];
+        assert!(json_array(&nan, Dialect::Sqlite).is_none());
+        assert_eq!(json_array(&nan, Dialect::Postgres).unwrap(), r#"["NaN"]"#);
+        let blob = [Operand::Value(Value::Blob(vec![1, 0xab]))];
+        assert_eq!(json_array(&blob, Dialect::Sqlite).unwrap(), r#"["01ab"]"#);
+        let column = [Operand::Column {
+            table: "t",
+            name: "c",
+        }];
+        assert!(json_array(&column, Dialect::Postgres).is_none());
     }
 
     #[test]

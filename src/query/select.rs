@@ -2,7 +2,7 @@
 //! `min`, `max`) with GROUP BY.
 
 use super::column::Column;
-use super::field::{FieldType, NonNull, Numeric};
+use super::field::{FieldType, NonNull, Numeric, Ordered};
 use super::operand::{Expr, Operand};
 use super::queryset::QuerySet;
 use super::render::SqlWriter;
@@ -105,7 +105,7 @@ impl<M, T: FieldType> Column<M, T> {
     /// `MIN(column)`, `None` over no rows.
     pub fn min(self) -> Aggregate<M, Option<T::Base>>
     where
-        T::Base: NonNull,
+        T::Base: NonNull + Ordered,
     {
         Aggregate::new("MIN", self.operand(), None)
     }
@@ -113,7 +113,7 @@ impl<M, T: FieldType> Column<M, T> {
     /// `MAX(column)`, `None` over no rows.
     pub fn max(self) -> Aggregate<M, Option<T::Base>>
     where
-        T::Base: NonNull,
+        T::Base: NonNull + Ordered,
     {
         Aggregate::new("MAX", self.operand(), None)
     }
@@ -287,6 +287,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
         }
         w.push_orders(&q.orders);
         w.push_limit_offset(limit.or(q.limit), q.offset);
+        q.push_lock(&mut w);
         w.finish()
     }
 
@@ -298,7 +299,8 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
 
     /// The first row, or `None`.
     pub async fn first<E: Executor>(&self, executor: &E) -> Result<Option<P::Row>> {
-        let (sql, binds) = self.render(executor.dialect(), Some(1));
+        let limit = self.query.limit.map_or(1, |l| l.min(1));
+        let (sql, binds) = self.render(executor.dialect(), Some(limit));
         let mut rows = executor
             .run_query(&sql, Ok(binds), Cardinality::Optional)
             .await?;

@@ -219,13 +219,21 @@ fn render_insert<M: Model>(
 
 /// Inserts `objects` in as few statements as the backend's bind limit
 /// allows, returning the stored rows (with generated keys) in order.
-pub(crate) async fn insert_many<M: Model, E: Executor>(
+pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
     objects: Vec<M>,
     conflict: Option<&OnConflict<M>>,
     executor: &E,
 ) -> Result<Vec<M>> {
     let dialect = executor.dialect();
     let columns = insert_columns::<M>();
+    if columns.is_empty() && conflict.is_none() {
+        // Only a generated key: no multi-row form exists for DEFAULT VALUES.
+        let mut stored = Vec::with_capacity(objects.len());
+        for object in objects {
+            stored.push(object.insert(executor).await?);
+        }
+        return Ok(stored);
+    }
     let per_row = columns.len().max(1);
     let rows_per_statement = (dialect.max_binds() / per_row).clamp(1, MAX_ROWS_PER_STATEMENT);
     let mut stored = Vec::with_capacity(objects.len());

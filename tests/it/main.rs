@@ -3,9 +3,12 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod aggregate;
 mod cancel;
 mod errors;
+mod model;
 mod pool;
+mod queryset;
 mod raw;
 mod roundtrip;
 mod schema;

@@ -354,6 +354,15 @@ impl PgConn {
         result
     }
 
+    /// Runs several statements without binds (simple query protocol).
+    pub(crate) async fn execute_script(&self, sql: &str) -> Result<()> {
+        self.rollback_if_asked().await?;
+        let flight = self.enter(sql);
+        let result = self.client.batch_execute(sql).await;
+        flight.done();
+        result.map_err(|e| self.fail(Failure::Pg(e), sql))
+    }
+
     /// Maps an error raised while reading a row stream.
     pub(crate) fn stream_error(&self, e: tokio_postgres::Error, sql: &str) -> Error {
         self.fail(Failure::Pg(e), sql)
@@ -372,6 +381,14 @@ fn check_bind_count(
     binds: &[Value],
     sql: &str,
 ) -> std::result::Result<(), Failure> {
+    let limit = crate::backend::Dialect::Postgres.max_binds();
+    if binds.len() > limit {
+        return Err(Failure::Sylvan(Error::TooManyBinds {
+            limit,
+            given: binds.len(),
+            sql: sql.to_owned(),
+        }));
+    }
     let expected = stmt.params().len();
     if expected == binds.len() {
         Ok(())

@@ -140,6 +140,14 @@ impl SqliteConn {
         )
     }
 
+    /// Runs several statements without binds.
+    pub(crate) async fn execute_script(&self, sql: &str) -> Result<()> {
+        let sql = sql.to_owned();
+        self.worker
+            .call(move |conn| conn.execute_batch(&sql).map_err(|e| map_error(e, &sql)))
+            .await?
+    }
+
     /// Runs a query and decodes its rows on the worker.
     pub(crate) async fn query<T: FromRow>(
         &self,

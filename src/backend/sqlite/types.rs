@@ -26,6 +26,14 @@ pub(crate) fn bind_all(
     binds: &[Value],
     sql: &str,
 ) -> Result<()> {
+    let limit = crate::backend::Dialect::Sqlite.max_binds();
+    if binds.len() > limit {
+        return Err(Error::TooManyBinds {
+            limit,
+            given: binds.len(),
+            sql: sql.to_owned(),
+        });
+    }
     let expected = stmt.parameter_count();
     if expected != binds.len() {
         return Err(Error::BindCount {
