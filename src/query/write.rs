@@ -262,8 +262,6 @@ const MAX_ROWS_PER_STATEMENT: usize = 10_000;
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn chunk_sizes_respect_bind_limits() {
         use crate::backend::Dialect;
