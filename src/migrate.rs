@@ -181,7 +181,12 @@ impl Migrations {
 
     /// What is recorded as applied, in order.
     pub async fn applied(&self, db: &Database) -> Result<Vec<AppliedMigration>> {
-        db.execute(TRACKING_TABLE, ()).await?;
+        // Created under the lock: two PostgreSQL sessions running
+        // CREATE TABLE IF NOT EXISTS at once can both try to create it.
+        let tx = db.begin().await?;
+        lock(&tx, db).await?;
+        tx.execute(TRACKING_TABLE, ()).await?;
+        tx.commit().await?;
         let rows: Vec<(i64, String, String)> = db
             .fetch_all(
                 "SELECT version, name, checksum FROM sylvan_migrations ORDER BY version",
@@ -313,10 +318,7 @@ impl Migrations {
         ) -> crate::TxFuture<'t, Result<bool>>,
     {
         let tx = db.begin().await?;
-        if db.dialect() == crate::Dialect::Postgres {
-            tx.execute("SELECT pg_advisory_xact_lock($1)", (ADVISORY_LOCK_KEY,))
-                .await?;
-        }
+        lock(&tx, db).await?;
         tx.execute(TRACKING_TABLE, ()).await?;
         let rows: Vec<(i64, String, String)> = tx
             .fetch_all(
@@ -343,6 +345,17 @@ impl Migrations {
         tx.commit().await?;
         Ok(changed)
     }
+}
+
+/// Takes the migration lock for the rest of the transaction: the advisory
+/// lock on PostgreSQL; on SQLite the transaction's `BEGIN IMMEDIATE`
+/// already holds the database write lock.
+async fn lock(tx: &crate::Transaction<'static>, db: &Database) -> Result<()> {
+    if db.dialect() == crate::Dialect::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", (ADVISORY_LOCK_KEY,))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Now, as ISO 8601 text in UTC, without a date library.

@@ -6,6 +6,7 @@
 mod aggregate;
 mod cancel;
 mod errors;
+mod migrate;
 mod model;
 mod pool;
 mod queryset;
