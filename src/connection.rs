@@ -1,7 +1,7 @@
 //! A connection checked out of the pool.
 
 use crate::backend::postgres::{PgConn, PgManager};
-use crate::backend::sqlite::{SqliteConn, SqliteManager};
+use crate::backend::sqlite::{Mode, SqliteConn, SqliteManager};
 use crate::backend::Dialect;
 use crate::error::{Error, Result};
 use crate::executor::private::Run;
@@ -116,10 +116,55 @@ impl Connection {
     /// (PostgreSQL's simple query protocol, SQLite's `execute_batch`): for
     /// migrations and schema scripts. Never put user input in a script.
     pub async fn execute_script(&self, sql: &str) -> Result<()> {
+        self.script_with(sql, false).await
+    }
+
+    fn mode(in_transaction: bool) -> Mode {
+        if in_transaction {
+            Mode::InTransaction
+        } else {
+            Mode::Session
+        }
+    }
+
+    /// A script; `in_transaction`: refuse it if SQLite already rolled back.
+    pub(crate) async fn script_with(&self, sql: &str, in_transaction: bool) -> Result<()> {
         match self.inner()? {
-            Inner::Sqlite(c) => c.execute_script(sql).await,
+            Inner::Sqlite(c) => c.execute_script(sql, Self::mode(in_transaction)).await,
             Inner::Postgres(c) => c.execute_script(sql).await,
         }
+    }
+
+    /// A statement; `in_transaction`: refuse it if SQLite already rolled back.
+    pub(crate) async fn execute_with(
+        &self,
+        sql: &str,
+        binds: Vec<Value>,
+        in_transaction: bool,
+    ) -> Result<u64> {
+        match self.inner()? {
+            Inner::Sqlite(c) => c.execute(sql, binds, Self::mode(in_transaction)).await,
+            Inner::Postgres(c) => c.execute(sql, &binds).await,
+        }
+    }
+
+    /// A query; `in_transaction`: refuse it if SQLite already rolled back.
+    pub(crate) async fn query_with<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: Vec<Value>,
+        cardinality: Cardinality,
+        in_transaction: bool,
+    ) -> Result<Vec<T>> {
+        let rows = match self.inner()? {
+            Inner::Sqlite(c) => {
+                c.query(sql, binds, cardinality, Self::mode(in_transaction))
+                    .await?
+            }
+            Inner::Postgres(c) => c.query(sql, &binds, cardinality).await?,
+        };
+        cardinality.check(&rows)?;
+        Ok(rows)
     }
 
     /// A transaction on this connection ended cleanly (COMMIT or ROLLBACK).
@@ -190,11 +235,7 @@ impl Drop for Connection {
 
 impl Run for Connection {
     async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
-        let binds = binds?;
-        match self.inner()? {
-            Inner::Sqlite(c) => c.execute(sql, binds).await,
-            Inner::Postgres(c) => c.execute(sql, &binds).await,
-        }
+        self.execute_with(sql, binds?, false).await
     }
 
     async fn run_query<T: FromRow>(
@@ -203,13 +244,7 @@ impl Run for Connection {
         binds: Result<Vec<Value>>,
         cardinality: Cardinality,
     ) -> Result<Vec<T>> {
-        let binds = binds?;
-        let rows = match self.inner()? {
-            Inner::Sqlite(c) => c.query(sql, binds, cardinality).await?,
-            Inner::Postgres(c) => c.query(sql, &binds, cardinality).await?,
-        };
-        cardinality.check(&rows)?;
-        Ok(rows)
+        self.query_with(sql, binds?, cardinality, false).await
     }
 
     fn run_dialect(&self) -> Dialect {

@@ -95,6 +95,14 @@ impl Database {
     /// Begins a transaction with options (isolation level, read-only).
     pub async fn begin_with(&self, options: TransactionOptions) -> Result<Transaction<'static>> {
         let conn = if options.is_read_only() {
+            if let Inner::Sqlite(pool) = &*self.inner {
+                if !pool.has_readers() {
+                    return Err(Error::Unsupported {
+                        backend: "sqlite",
+                        what: "a read-only transaction needs reader connections: use a pool of 2 or more".into(),
+                    });
+                }
+            }
             self.acquire_reader().await?
         } else {
             self.acquire().await?

@@ -145,6 +145,16 @@ pub enum Error {
         sql: String,
     },
 
+    /// The transaction was already rolled back by the server (PostgreSQL
+    /// aborts a transaction at its first failed statement outside a rolled
+    /// back savepoint; SQLite rolls back on an interrupted write): its work
+    /// is lost, and committing it is refused rather than reported as done.
+    #[error("the transaction was rolled back: {reason}")]
+    TransactionAborted {
+        /// Why.
+        reason: String,
+    },
+
     /// The connection failed while `COMMIT` was in flight: the transaction
     /// may or may not have been committed. Check the data before retrying.
     #[error("the connection failed during COMMIT: the transaction may or may not have committed")]

@@ -29,6 +29,7 @@ mod model;
 mod options;
 mod pool;
 mod query;
+mod relation;
 mod row;
 mod schema;
 mod stream;
@@ -48,8 +49,9 @@ pub use query::{
     GroupedQuerySet, IntoGroupBy, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, OnConflict,
     Order, Ordered, Projection, QuerySet, RowLock, Selectable, Text, Values,
 };
+pub use relation::{ForeignKeyType, OnDelete, References, Relation, SelectRelated};
 pub use row::{FromRow, Row};
-pub use schema::{create_table_sql, drop_table_sql};
+pub use schema::{create_table_sql, drop_table_sql, Schema};
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions, TxFuture};
 pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
 

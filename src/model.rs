@@ -30,6 +30,8 @@ pub struct FieldInfo {
     pub index: bool,
     /// A SQL default expression.
     pub default: Option<&'static str>,
+    /// The foreign key's target.
+    pub references: Option<crate::relation::References>,
 }
 
 impl FieldInfo {
@@ -50,7 +52,23 @@ impl FieldInfo {
             unique: false,
             index: false,
             default: None,
+            references: None,
         }
+    }
+
+    /// Marks a foreign key to `table.column`.
+    pub const fn references(
+        mut self,
+        table: &'static str,
+        column: &'static str,
+        on_delete: crate::relation::OnDelete,
+    ) -> Self {
+        self.references = Some(crate::relation::References {
+            table,
+            column,
+            on_delete,
+        });
+        self
     }
 
     /// Marks the primary key.
@@ -134,6 +152,10 @@ pub trait Model: FromRow + Sync {
 
     /// Sets the primary key (after an insert generated it).
     fn set_primary_key(&mut self, key: Self::PrimaryKey);
+
+    /// Decodes a row whose columns start at `offset` (used for joins).
+    #[doc(hidden)]
+    fn from_row_at(row: &crate::Row<'_>, offset: usize) -> Result<Self>;
 
     /// The values of the stored columns, in [`Model::COLUMNS`] order.
     fn to_values(&self) -> Result<Vec<Value>>;

@@ -144,10 +144,21 @@ pub struct Transaction<'c> {
     conn: Conn<'c>,
     /// 0 for the transaction itself, n for the n-th nested savepoint.
     depth: usize,
-    /// Savepoints dropped without commit or rollback, to roll back before the
-    /// next statement (shared by every level of one transaction).
-    pending: Arc<Mutex<Vec<usize>>>,
+    /// Shared by every level of one transaction.
+    state: Arc<Mutex<TxState>>,
     done: bool,
+}
+
+/// What every level of one transaction shares.
+#[derive(Debug, Default)]
+struct TxState {
+    /// Savepoints dropped without commit or rollback, to roll back before
+    /// the next statement.
+    dropped: Vec<usize>,
+    /// PostgreSQL: the shallowest level at which a statement failed, which
+    /// aborted the transaction until a savepoint at or above that level is
+    /// rolled back.
+    failed_at: Option<usize>,
 }
 
 impl std::fmt::Debug for Transaction<'_> {
@@ -163,15 +174,31 @@ fn savepoint_name(depth: usize) -> String {
     format!("sylvan_savepoint_{depth}")
 }
 
+/// Rolls back the transaction `BEGIN` may have opened if `begin_borrowed`
+/// is cancelled before it returns one.
+struct BeginGuard<'a> {
+    conn: &'a Connection,
+    armed: bool,
+}
+
+impl Drop for BeginGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.conn.roll_back_soon();
+        }
+    }
+}
+
 impl Transaction<'static> {
-    /// Begins a transaction on a connection it owns.
+    /// Begins a transaction on a connection it owns (if this is cancelled,
+    /// the connection goes back to the pool, which rolls it back).
     pub(crate) async fn begin_owned(conn: Connection, options: TransactionOptions) -> Result<Self> {
         let sql = options.begin_sql(conn.dialect());
-        conn.run_execute(&sql, Ok(Vec::new())).await?;
+        conn.execute_with(&sql, Vec::new(), false).await?;
         Ok(Transaction {
             conn: Conn::Owned(Box::new(conn)),
             depth: 0,
-            pending: Arc::new(Mutex::new(Vec::new())),
+            state: Arc::default(),
             done: false,
         })
     }
@@ -184,11 +211,13 @@ impl<'c> Transaction<'c> {
         options: TransactionOptions,
     ) -> Result<Self> {
         let sql = options.begin_sql(conn.dialect());
-        conn.run_execute(&sql, Ok(Vec::new())).await?;
+        let mut guard = BeginGuard { conn, armed: true };
+        conn.execute_with(&sql, Vec::new(), false).await?;
+        guard.armed = false;
         Ok(Transaction {
             conn: Conn::Borrowed(conn),
             depth: 0,
-            pending: Arc::new(Mutex::new(Vec::new())),
+            state: Arc::default(),
             done: false,
         })
     }
@@ -197,36 +226,98 @@ impl<'c> Transaction<'c> {
         self.conn.get()
     }
 
+    fn state(&self) -> std::sync::MutexGuard<'_, TxState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// True for a savepoint (a nested transaction).
     pub fn is_savepoint(&self) -> bool {
         self.depth > 0
     }
 
-    /// Rolls back savepoints that were dropped unfinished, innermost first.
+    /// Records a failed statement: on PostgreSQL it aborts the transaction.
+    fn note<T>(&self, result: &Result<T>) {
+        let server_error = matches!(
+            result,
+            Err(Error::Constraint { .. }
+                | Error::SerializationFailure { .. }
+                | Error::Database { .. }
+                | Error::ConnectionLost { .. })
+        );
+        if server_error && self.connection().dialect() == Dialect::Postgres {
+            let mut state = self.state();
+            state.failed_at = Some(state.failed_at.map_or(self.depth, |d| d.min(self.depth)));
+        }
+    }
+
+    /// The savepoint at `depth` was rolled back: a failure inside it no
+    /// longer aborts the transaction.
+    fn rolled_back_to(&self, depth: usize) {
+        let mut state = self.state();
+        if state.failed_at.is_some_and(|d| d >= depth) {
+            state.failed_at = None;
+        }
+    }
+
+    /// Runs one control statement of this transaction.
+    async fn control(&self, sql: &str) -> Result<()> {
+        let result = self
+            .connection()
+            .execute_with(sql, Vec::new(), true)
+            .await
+            .map(|_| ());
+        self.note(&result);
+        result
+    }
+
+    /// Rolls back savepoints that were dropped unfinished, innermost first;
+    /// each leaves the list only once it is rolled back.
     async fn flush(&self) -> Result<()> {
-        let dropped: Vec<usize> = {
-            let mut pending = self
-                .pending
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if pending.is_empty() {
-                return Ok(());
+        loop {
+            let next = {
+                let state = self.state();
+                state
+                    .dropped
+                    .iter()
+                    .copied()
+                    .filter(|d| *d > self.depth)
+                    .max()
+            };
+            let Some(depth) = next else { return Ok(()) };
+            let name = savepoint_name(depth);
+            // A flush cancelled after sending its statements leaves us not
+            // knowing whether they ran, so the pair must be safe to send
+            // again. A probe savepoint taken first makes it so: if the
+            // savepoint is already gone, the error (which on PostgreSQL
+            // aborts the transaction) is undone by rolling back to the
+            // probe; if it is there, rolling back to it removes the probe too.
+            // (An aborted PostgreSQL transaction takes no new savepoint; there
+            // ROLLBACK TO is the way out, and a missing savepoint leaves it
+            // aborted, as recorded.)
+            let probe = self.state().failed_at.is_none();
+            if probe {
+                self.control(PROBE_SAVEPOINT).await?;
             }
-            pending.sort_unstable_by(|a, b| b.cmp(a));
-            std::mem::take(&mut *pending)
-        };
-        for depth in dropped {
-            if depth > self.depth {
-                let name = savepoint_name(depth);
-                let sql = format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}");
-                for statement in sql.split("; ") {
-                    self.connection()
-                        .run_execute(statement, Ok(Vec::new()))
-                        .await?;
+            // One message, so the pair is never split by a cancellation.
+            let script = format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}");
+            match self.connection().script_with(&script, true).await {
+                Ok(()) => {}
+                Err(e) if probe && is_missing_savepoint(&e) => {
+                    let undone = self.connection().script_with(PROBE_ROLLBACK, true).await;
+                    self.note(&undone);
+                    undone?;
+                }
+                Err(e) => {
+                    let failed: Result<()> = Err(e);
+                    self.note(&failed);
+                    return failed;
                 }
             }
+            self.rolled_back_to(depth);
+            self.state().dropped.retain(|d| *d != depth);
         }
-        Ok(())
     }
 
     /// Starts a savepoint: a nested transaction whose work can be rolled
@@ -234,12 +325,12 @@ impl<'c> Transaction<'c> {
     pub async fn savepoint(&mut self) -> Result<Transaction<'_>> {
         self.flush().await?;
         let depth = self.depth + 1;
-        let sql = format!("SAVEPOINT {}", savepoint_name(depth));
-        self.connection().run_execute(&sql, Ok(Vec::new())).await?;
+        self.control(&format!("SAVEPOINT {}", savepoint_name(depth)))
+            .await?;
         Ok(Transaction {
             conn: Conn::Borrowed(self.connection()),
             depth,
-            pending: Arc::clone(&self.pending),
+            state: Arc::clone(&self.state),
             done: false,
         })
     }
@@ -248,37 +339,51 @@ impl<'c> Transaction<'c> {
     /// transaction (see [`Connection::execute_script`]).
     pub async fn execute_script(&self, sql: &str) -> Result<()> {
         self.flush().await?;
-        self.connection().execute_script(sql).await
+        let result = self.connection().script_with(sql, true).await;
+        self.note(&result);
+        result
     }
 
     /// Commits (a savepoint: releases it into the outer transaction).
     ///
+    /// A PostgreSQL transaction in which a statement failed (outside a
+    /// savepoint rolled back since) was aborted by the server: committing it
+    /// rolls it back and returns [`Error::TransactionAborted`], never `Ok`.
     /// If the connection fails while `COMMIT` is in flight, the outcome is
     /// unknown and reported as [`Error::CommitOutcomeUnknown`], never as
     /// success or as a clean rollback.
     pub async fn commit(mut self) -> Result<()> {
         self.flush().await?;
-        let result = if self.depth > 0 {
-            let sql = format!("RELEASE SAVEPOINT {}", savepoint_name(self.depth));
-            self.connection()
-                .run_execute(&sql, Ok(Vec::new()))
-                .await
-                .map(|_| ())
-        } else {
-            match self
+        if self.depth > 0 {
+            self.control(&format!("RELEASE SAVEPOINT {}", savepoint_name(self.depth)))
+                .await?;
+            self.done = true;
+            return Ok(());
+        }
+        if self.state().failed_at.is_some() {
+            let _ = self
                 .connection()
-                .run_execute("COMMIT", Ok(Vec::new()))
-                .await
-            {
-                Ok(_) => {
-                    self.connection().transaction_closed();
-                    Ok(())
-                }
-                Err(Error::ConnectionLost { source, .. }) => {
-                    Err(Error::CommitOutcomeUnknown { source })
-                }
-                Err(e) => Err(e),
+                .execute_with("ROLLBACK", Vec::new(), false)
+                .await;
+            self.connection().transaction_closed();
+            self.done = true;
+            return Err(Error::TransactionAborted {
+                reason: "a statement failed earlier in the transaction (outside a rolled-back savepoint), so PostgreSQL aborted it".into(),
+            });
+        }
+        let result = match self
+            .connection()
+            .execute_with("COMMIT", Vec::new(), true)
+            .await
+        {
+            Ok(_) => {
+                self.connection().transaction_closed();
+                Ok(())
             }
+            Err(Error::ConnectionLost { source, .. }) => {
+                Err(Error::CommitOutcomeUnknown { source })
+            }
+            Err(e) => Err(e),
         };
         self.done = result.is_ok();
         result
@@ -289,15 +394,13 @@ impl<'c> Transaction<'c> {
         self.flush().await?;
         if self.depth > 0 {
             let name = savepoint_name(self.depth);
-            self.connection()
-                .run_execute(&format!("ROLLBACK TO SAVEPOINT {name}"), Ok(Vec::new()))
+            self.control(&format!("ROLLBACK TO SAVEPOINT {name}"))
                 .await?;
-            self.connection()
-                .run_execute(&format!("RELEASE SAVEPOINT {name}"), Ok(Vec::new()))
-                .await?;
+            self.rolled_back_to(self.depth);
+            self.control(&format!("RELEASE SAVEPOINT {name}")).await?;
         } else {
             self.connection()
-                .run_execute("ROLLBACK", Ok(Vec::new()))
+                .execute_with("ROLLBACK", Vec::new(), false)
                 .await?;
             self.connection().transaction_closed();
         }
@@ -313,10 +416,7 @@ impl Drop for Transaction<'_> {
         }
         if self.depth > 0 {
             // Rolled back before the outer transaction's next statement.
-            self.pending
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(self.depth);
+            self.state().dropped.push(self.depth);
         } else if let Conn::Borrowed(conn) = &self.conn {
             // The caller keeps the connection: roll back before its next use.
             conn.roll_back_soon();
@@ -330,7 +430,9 @@ impl Run for Transaction<'_> {
     async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
         let binds = binds?;
         self.flush().await?;
-        self.connection().run_execute(sql, Ok(binds)).await
+        let result = self.connection().execute_with(sql, binds, true).await;
+        self.note(&result);
+        result
     }
 
     async fn run_query<T: FromRow>(
@@ -341,13 +443,29 @@ impl Run for Transaction<'_> {
     ) -> Result<Vec<T>> {
         let binds = binds?;
         self.flush().await?;
-        self.connection()
-            .run_query(sql, Ok(binds), cardinality)
-            .await
+        let result = self
+            .connection()
+            .query_with(sql, binds, cardinality, true)
+            .await;
+        self.note(&result);
+        result
     }
 
     fn run_dialect(&self) -> Dialect {
         self.connection().dialect()
+    }
+}
+
+const PROBE_SAVEPOINT: &str = "SAVEPOINT sylvan_probe";
+const PROBE_ROLLBACK: &str = "ROLLBACK TO SAVEPOINT sylvan_probe; RELEASE SAVEPOINT sylvan_probe";
+
+/// "savepoint does not exist" (PostgreSQL 3B001) / "no such savepoint" (SQLite).
+fn is_missing_savepoint(e: &Error) -> bool {
+    match e {
+        Error::Database { code, message, .. } => {
+            code.as_deref() == Some("3B001") || message.starts_with("no such savepoint")
+        }
+        _ => false,
     }
 }
 

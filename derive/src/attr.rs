@@ -20,10 +20,12 @@ pub(crate) struct FieldAttrs {
     pub(crate) index: bool,
     pub(crate) default: Option<String>,
     pub(crate) skip: Option<proc_macro2::Span>,
+    pub(crate) foreign_key: Option<syn::Path>,
+    pub(crate) on_delete: Option<(String, proc_macro2::Span)>,
 }
 
 const STRUCT_CHOICES: &str = "expected one of: `table = \"...\"`, `crate = \"...\"`";
-const FIELD_CHOICES: &str = "expected one of: `primary_key`, `auto`, `column = \"...\"`, `unique`, `index`, `default = \"SQL expression\"`, `skip`";
+const FIELD_CHOICES: &str = "expected one of: `primary_key`, `auto`, `column = \"...\"`, `unique`, `index`, `default = \"SQL expression\"`, `skip`, `foreign_key = Model`, `on_delete = \"cascade\" | \"set_null\" | \"restrict\"`";
 
 /// Appends `e` to the collected errors.
 pub(crate) fn push(errors: &mut Option<syn::Error>, e: syn::Error) {
@@ -128,6 +130,18 @@ pub(crate) fn parse_field(attrs: &[Attribute], errors: &mut Option<syn::Error>) 
             } else if path.is_ident("skip") {
                 flag(&meta)?;
                 out.skip = Some(syn::spanned::Spanned::span(path));
+            } else if path.is_ident("foreign_key") {
+                out.foreign_key = Some(meta.value()?.parse::<syn::Path>()?);
+            } else if path.is_ident("on_delete") {
+                let lit = string_value(&meta, "action")?;
+                let action = lit.value();
+                if !matches!(action.as_str(), "cascade" | "set_null" | "restrict") {
+                    return Err(syn::Error::new_spanned(
+                        lit,
+                        "expected one of: \"cascade\", \"set_null\", \"restrict\"",
+                    ));
+                }
+                out.on_delete = Some((action, lit.span()));
             } else {
                 return Err(meta.error(format!(
                     "unknown model attribute on a field; {FIELD_CHOICES}"

@@ -212,8 +212,72 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         if let Some(d) = &f.attrs.default {
             info = quote! { #info.default_sql(#d) };
         }
+        if let Some(target) = &f.attrs.foreign_key {
+            let action = match f.attrs.on_delete.as_ref().map(|(a, _)| a.as_str()) {
+                Some("cascade") => quote! { #krate::OnDelete::Cascade },
+                Some("set_null") => quote! { #krate::OnDelete::SetNull },
+                _ => quote! { #krate::OnDelete::Restrict },
+            };
+            info = quote! {
+                #info.references(
+                    <#target as #krate::Model>::TABLE,
+                    <#target as #krate::Model>::COLUMNS[<#target as #krate::Model>::PRIMARY_KEY_INDEX],
+                    #action,
+                )
+            };
+        }
         info
     });
+    // Foreign keys: a relation constant and an accessor per key.
+    let relations = stored.iter().filter_map(|f| {
+        let target = f.attrs.foreign_key.as_ref()?;
+        let fi = f.ident;
+        let ty = f.ty;
+        let name = f.name();
+        let stem = name.strip_suffix("_id").map(str::to_owned).unwrap_or_else(|| format!("{name}_rel"));
+        let rel_const = Ident::new(&stem.to_uppercase(), fi.span());
+        let accessor = Ident::new(&stem, fi.span());
+        let column_const = f.const_ident();
+        let doc_const = format!("The foreign key `{name}` to [`{}`].", quote!(#target));
+        let doc_fn = format!("The `{}` row `{name}` points at (one query).", quote!(#target));
+        let null_check = f.attrs.on_delete.as_ref().filter(|(a, _)| a == "set_null").map(|(_, span)| {
+            quote_spanned! { *span =>
+                const _: () = {
+                    #[allow(dead_code)]
+                    fn set_null_needs_a_nullable_key<T: #krate::Nullable>() {}
+                    #[allow(dead_code)]
+                    fn check() { set_null_needs_a_nullable_key::<#ty>(); }
+                };
+            }
+        });
+        Some(quote! {
+            #null_check
+            impl #ident {
+                #[doc = #doc_const]
+                pub const #rel_const: #krate::Relation<#ident, #target, #ty> =
+                    #krate::Relation::new(Self::#column_const, |m: &#ident| ::core::clone::Clone::clone(&m.#fi));
+
+                #[doc = #doc_fn]
+                pub async fn #accessor<E: #krate::Executor>(
+                    &self,
+                    executor: &E,
+                ) -> #krate::Result<<#ty as #krate::ForeignKeyType<<#target as #krate::Model>::PrimaryKey>>::Joined<#target>> {
+                    Self::#rel_const.get_for(self, executor).await
+                }
+            }
+        })
+    });
+    let on_delete_alone = stored
+        .iter()
+        .filter(|f| f.attrs.foreign_key.is_none())
+        .filter_map(|f| f.attrs.on_delete.as_ref())
+        .map(|(_, span)| {
+            syn::Error::new(
+                *span,
+                "`on_delete` needs `foreign_key = Model` on the same field",
+            )
+            .to_compile_error()
+        });
     // Each use of a field's type below names `#ty` together with a
     // `FieldType` check on the same tokens, so a type that is not a column
     // type is reported once, as "`T` cannot be the type of a model field",
@@ -239,7 +303,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             quote! {
                 #fi: {
                     let _ = <#ty as #krate::FieldType>::NULLABLE;
-                    #krate::Row::get::<#ty>(row, #i)?
+                    #krate::Row::get::<#ty>(row, offset + #i)?
                 }
             }
         }
@@ -259,6 +323,9 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         impl #ident {
             #(#consts)*
         }
+
+        #(#relations)*
+        #(#on_delete_alone)*
 
         #auto_check
 
@@ -284,11 +351,15 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             fn to_values(&self) -> #krate::Result<::std::vec::Vec<#krate::Value>> {
                 ::core::result::Result::Ok(::std::vec![#(#to_values),*])
             }
+
+            fn from_row_at(row: &#krate::Row<'_>, offset: usize) -> #krate::Result<Self> {
+                ::core::result::Result::Ok(Self { #(#decodes),* })
+            }
         }
 
         impl #krate::FromRow for #ident {
             fn from_row(row: &#krate::Row<'_>) -> #krate::Result<Self> {
-                ::core::result::Result::Ok(Self { #(#decodes),* })
+                <Self as #krate::Model>::from_row_at(row, 0)
             }
         }
     })

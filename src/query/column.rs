@@ -55,6 +55,19 @@ impl<M, T> Column<M, T> {
         Condition::new(Node::Cmp(self.operand(), CmpOp::Eq, Operand::Value(value)))
     }
 
+    /// `column IN (values)` for values of the column's base type (an empty
+    /// list matches nothing).
+    pub(crate) fn in_values<V: FieldType>(self, values: Vec<V>) -> Condition<M> {
+        if values.is_empty() {
+            return Condition::new(Node::False);
+        }
+        let list = values
+            .into_iter()
+            .map(|v| Operand::Value(v.into_value().unwrap_or(crate::value::Value::Null)))
+            .collect();
+        Condition::new(Node::In(self.operand(), list, V::SQL_TYPE))
+    }
+
     /// `SET column = value` for [`QuerySet::update`](crate::QuerySet::update);
     /// the value may be an expression over the row's columns
     /// (`Book::STOCK.set(Book::STOCK - 1)`).

@@ -59,6 +59,13 @@ pub(crate) enum Node {
         pattern: String,
         case_insensitive: bool,
     },
+    /// `operand IN (SELECT table.column FROM table WHERE filter)`.
+    InSubquery {
+        operand: Operand,
+        table: &'static str,
+        column: &'static str,
+        filter: Box<Node>,
+    },
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),

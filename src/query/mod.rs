@@ -22,5 +22,6 @@ pub use select::{Aggregate, IntoGroupBy, Projection, Selectable, Values};
 pub use update::Assignment;
 pub use write::{ColumnList, ConflictTarget, OnConflict};
 
+pub(crate) use condition::Node;
 pub(crate) use render::SqlWriter;
 pub(crate) use write::insert_many;

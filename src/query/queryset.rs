@@ -203,10 +203,30 @@ impl<M: Model> QuerySet<M> {
     pub(crate) fn push_from_where(&self, w: &mut SqlWriter) {
         w.push_sql(" FROM ");
         w.push_identifier(M::TABLE);
+        self.push_where(w);
+    }
+
+    pub(crate) fn push_where(&self, w: &mut SqlWriter) {
         if !matches!(&self.filter, Node::And(v) if v.is_empty()) {
             w.push_sql(" WHERE ");
             w.push_condition(&self.filter);
         }
+    }
+
+    /// Each row with its related row through a foreign key, in one JOIN
+    /// query (`LEFT JOIN` for a nullable key): see [`crate::Relation`].
+    pub fn select_related<R, K>(
+        self,
+        relation: crate::Relation<M, R, K>,
+    ) -> crate::SelectRelated<M, R, K>
+    where
+        M: Send,
+        R: Model + Send,
+        R::PrimaryKey: std::hash::Hash + Eq,
+        K: crate::ForeignKeyType<R::PrimaryKey>,
+        K::Joined<R>: Send + 'static,
+    {
+        crate::SelectRelated::new(self, relation)
     }
 
     pub(crate) fn render_select(&self, dialect: Dialect) -> (String, Vec<Value>) {
@@ -222,19 +242,25 @@ impl<M: Model> QuerySet<M> {
             }
             w.push_column(M::TABLE, column);
         }
+        // PostgreSQL wants DISTINCT's ORDER BY expressions in the select
+        // list: they are added there and ordered by position (binding a value
+        // twice would make two different expressions). Rows decode by
+        // position, so trailing extras are ignored, and a model's columns
+        // include its key, so DISTINCT is unchanged.
+        let mut positions = vec![None; self.orders.len()];
         if self.distinct {
-            // PostgreSQL wants DISTINCT's ORDER BY expressions in the select
-            // list. Rows decode by position, so trailing extras are ignored,
-            // and a model's columns include its key, so DISTINCT is unchanged.
-            for order in &self.orders {
+            let mut next = M::COLUMNS.len();
+            for (i, order) in self.orders.iter().enumerate() {
                 if !matches!(order.operand, Operand::Column { .. }) {
                     w.push_sql(", ");
                     w.push_operand(&order.operand);
+                    next += 1;
+                    positions[i] = Some(next);
                 }
             }
         }
         self.push_from_where(&mut w);
-        w.push_orders(&self.orders);
+        w.push_orders_with(&self.orders, |i| positions[i]);
         w.push_limit_offset(self.limit, self.offset);
         self.push_lock(&mut w);
         w.finish()

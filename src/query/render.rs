@@ -140,6 +140,22 @@ impl SqlWriter {
                 }
                 self.push_sql(")");
             }
+            Node::InSubquery {
+                operand,
+                table,
+                column,
+                filter,
+            } => {
+                self.push_sql("(");
+                self.push_operand(operand);
+                self.push_sql(" IN (SELECT ");
+                self.push_column(table, column);
+                self.push_sql(" FROM ");
+                self.push_identifier(table);
+                self.push_sql(" WHERE ");
+                self.push_condition(filter);
+                self.push_sql("))");
+            }
             Node::Not(inner) => {
                 self.push_sql("NOT ");
                 self.push_condition(inner);
@@ -216,9 +232,22 @@ impl SqlWriter {
 
     /// `ORDER BY …` terms.
     pub(crate) fn push_orders<M>(&mut self, orders: &[Order<M>]) {
+        self.push_orders_with(orders, |_| None);
+    }
+
+    /// `ORDER BY …`, where `position` may name a term by its place in the
+    /// select list instead (so a bound value is not bound twice).
+    pub(crate) fn push_orders_with<M>(
+        &mut self,
+        orders: &[Order<M>],
+        position: impl Fn(usize) -> Option<usize>,
+    ) {
         for (i, o) in orders.iter().enumerate() {
             self.push_sql(if i == 0 { " ORDER BY " } else { ", " });
-            self.push_operand(&o.operand);
+            match position(i) {
+                Some(p) => self.push_sql(&p.to_string()),
+                None => self.push_operand(&o.operand),
+            }
             self.push_sql(if o.descending { " DESC" } else { " ASC" });
             self.push_sql(match o.nulls {
                 Nulls::First => " NULLS FIRST",

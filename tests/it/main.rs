@@ -6,16 +6,19 @@
 mod aggregate;
 mod cancel;
 mod errors;
+mod filter_prop;
 mod migrate;
 mod model;
 mod pool;
 mod queryset;
 mod raw;
+mod relation;
 mod roundtrip;
 mod schema;
 mod smoke;
 mod sqlite;
 mod statements;
+mod transaction;
 mod stream;
 #[allow(dead_code)]
 mod support;

@@ -1,8 +1,7 @@
 //! Statement-level behaviour: the PostgreSQL statement cache healing after
 //! schema changes, pipelining on one connection, and the tracing hook.
 
-use crate::support::{both, Kind};
-use std::sync::{Mutex, OnceLock};
+use crate::support::{both, capture_queries, query_events, Kind};
 use sylvan::prelude::*;
 use sylvan::Value;
 
@@ -74,46 +73,9 @@ async fn concurrent_queries_on_one_connection() {
     .await;
 }
 
-/// Every event of target `sylvan::query`, as `field=value` strings.
-fn captured() -> &'static Mutex<Vec<String>> {
-    static EVENTS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-    EVENTS.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-struct Capture;
-
-struct Fields(String);
-
-impl tracing::field::Visit for Fields {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!("{}={:?} ", field.name(), value));
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
-        meta.target().starts_with("sylvan")
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        if event.metadata().target() == "sylvan::query" {
-            let mut fields = Fields(String::new());
-            event.record(&mut fields);
-            captured().lock().unwrap().push(fields.0);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test]
 async fn one_trace_event_per_statement_without_bind_values() {
-    // Global, because SQLite statements run on worker threads.
-    let _ = tracing::subscriber::set_global_default(Capture);
+    capture_queries();
     both("trace", |t| async move {
         let marker = format!("trace_marker_{}", t.name);
         t.db.execute(&format!("CREATE TABLE {marker} (s TEXT)"), ())
@@ -129,13 +91,7 @@ async fn one_trace_event_per_statement_without_bind_values() {
             t.db.fetch_all(&format!("SELECT s FROM {marker}"), ())
                 .await
                 .unwrap();
-        let events: Vec<String> = captured()
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.contains(&marker))
-            .cloned()
-            .collect();
+        let events = query_events(&marker);
         assert_eq!(events.len(), 3, "{events:#?}");
         for e in &events {
             assert!(

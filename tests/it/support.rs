@@ -221,3 +221,57 @@ where
 {
     both_with(name, PoolConfig::default().max_size(4), body).await
 }
+
+/// Every event of target `sylvan::query`, as `field=value` strings.
+fn captured() -> &'static std::sync::Mutex<Vec<String>> {
+    static EVENTS: std::sync::OnceLock<std::sync::Mutex<Vec<String>>> =
+        std::sync::OnceLock::new();
+    EVENTS.get_or_init(|| std::sync::Mutex::new(Vec::new()))
+}
+
+struct Capture;
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
+        meta.target().starts_with("sylvan")
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() == "sylvan::query" {
+            let mut fields = Fields(String::new());
+            event.record(&mut fields);
+            captured().lock().unwrap().push(fields.0);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Records every statement's trace event from now on (process-wide, since
+/// SQLite statements run on worker threads).
+pub fn capture_queries() {
+    let _ = tracing::subscriber::set_global_default(Capture);
+}
+
+/// The recorded statement events whose text contains `marker`.
+pub fn query_events(marker: &str) -> Vec<String> {
+    captured()
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.contains(marker))
+        .cloned()
+        .collect()
+}

@@ -153,30 +153,30 @@ impl PgConn {
             || self.rollback_first.load(Ordering::Acquire)
     }
 
-    /// Makes the connection fit for the next user: cancels an abandoned
-    /// query and waits until the session is idle (re-sending the cancel,
-    /// which the server ignores if it overtakes the query), then rolls back
-    /// an open transaction. False when that failed: discard the connection.
+    /// Makes the connection fit for the next user, or says it is not: an
+    /// abandoned query is cancelled and waited for until the session is idle
+    /// (re-sending the cancel, which the server ignores if it overtakes the
+    /// query), and the connection is then discarded (false); otherwise an
+    /// open transaction is rolled back. False: discard the connection.
     pub(crate) async fn clean(&self) -> bool {
         if self.is_abandoned() {
             let token = self.client.cancel_token();
-            let mut idle = false;
             for attempt in 1..=CANCEL_ATTEMPTS {
                 let _ = token.cancel_query(NoTls).await;
                 let wait = CANCEL_WAIT * attempt;
-                match tokio::time::timeout(wait, self.client.simple_query("")).await {
-                    Ok(Ok(_)) => {
-                        idle = true;
-                        break;
-                    }
-                    Ok(Err(_)) => return false,
-                    Err(_) => {}
+                // Answered (by the server, or with an error): the session is idle.
+                if tokio::time::timeout(wait, self.client.simple_query(""))
+                    .await
+                    .is_ok()
+                {
+                    break;
                 }
             }
-            if !idle {
-                return false;
-            }
-            self.abandoned.store(false, Ordering::Release);
+            // Never hand out a session a cancel was sent to, even once it
+            // is idle: the server may apply a cancel late, to the next
+            // user's statement. Waiting for idle only makes sure the
+            // abandoned work has stopped before the session closes.
+            return false;
         }
         self.reset().await.is_ok()
     }

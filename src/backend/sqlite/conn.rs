@@ -115,8 +115,8 @@ impl SqliteConn {
     }
 
     /// Runs a statement, returning the number of rows it changed.
-    pub(crate) async fn execute(&self, sql: &str, binds: Vec<Value>) -> Result<u64> {
-        self.submit_execute(sql, binds, true)?.await?
+    pub(crate) async fn execute(&self, sql: &str, binds: Vec<Value>, mode: Mode) -> Result<u64> {
+        self.submit_execute(sql, binds, mode)?.await?
     }
 
     /// Queues a statement; the reply says how many rows it changed.
@@ -124,11 +124,12 @@ impl SqliteConn {
         &self,
         sql: &str,
         binds: Vec<Value>,
-        session: bool,
+        mode: Mode,
     ) -> Result<Reply<Result<u64>>> {
         let sql = SqlText::new(sql);
         self.worker.submit(
             move |conn| {
+                mode.check(conn)?;
                 let start = Instant::now();
                 let result = execute_on(conn, &sql, &binds);
                 if let Ok(n) = &result {
@@ -136,15 +137,18 @@ impl SqliteConn {
                 }
                 result
             },
-            session,
+            mode.is_session(),
         )
     }
 
     /// Runs several statements without binds.
-    pub(crate) async fn execute_script(&self, sql: &str) -> Result<()> {
+    pub(crate) async fn execute_script(&self, sql: &str, mode: Mode) -> Result<()> {
         let sql = sql.to_owned();
         self.worker
-            .call(move |conn| conn.execute_batch(&sql).map_err(|e| map_error(e, &sql)))
+            .call(move |conn| {
+                mode.check(conn)?;
+                conn.execute_batch(&sql).map_err(|e| map_error(e, &sql))
+            })
             .await?
     }
 
@@ -154,9 +158,10 @@ impl SqliteConn {
         sql: &str,
         binds: Vec<Value>,
         cardinality: Cardinality,
+        mode: Mode,
     ) -> Result<Vec<T>> {
         let rows = self
-            .submit_query(sql, binds, cardinality, false, true)?
+            .submit_query(sql, binds, cardinality, false, mode)?
             .await??;
         rows.map_err(|_| Error::Config("a statement was refused".into()))
     }
@@ -171,11 +176,12 @@ impl SqliteConn {
         binds: Vec<Value>,
         cardinality: Cardinality,
         only_if_read_only: bool,
-        session: bool,
+        mode: Mode,
     ) -> Result<Reply<QueryResult<T>>> {
         let sql = SqlText::new(sql);
         self.worker.submit(
             move |conn| {
+                mode.check(conn)?;
                 let start = Instant::now();
                 let result = query_on::<T>(conn, &sql, binds, cardinality, only_if_read_only);
                 if let Ok(Ok(rows)) = &result {
@@ -183,8 +189,37 @@ impl SqliteConn {
                 }
                 result
             },
-            session,
+            mode.is_session(),
         )
+    }
+}
+
+/// How a statement reaches a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// One self-contained statement of a `Database` call.
+    Detached,
+    /// A statement on a checked-out connection.
+    Session,
+    /// A statement of an open transaction: refused if SQLite already rolled
+    /// the transaction back (an interrupted write does), so that it cannot
+    /// run, and commit, on its own.
+    InTransaction,
+}
+
+impl Mode {
+    fn is_session(self) -> bool {
+        self != Mode::Detached
+    }
+
+    fn check(self, conn: &rusqlite::Connection) -> Result<()> {
+        if self == Mode::InTransaction && conn.is_autocommit() {
+            return Err(Error::TransactionAborted {
+                reason: "SQLite rolled the transaction back (an interrupted or failed statement)"
+                    .into(),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -15,6 +15,12 @@ pub(crate) fn map_error(e: rusqlite::Error, sql: &str) -> Error {
                 ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Some(ConstraintKind::ForeignKey),
                 ffi::SQLITE_CONSTRAINT_NOTNULL => Some(ConstraintKind::NotNull),
                 ffi::SQLITE_CONSTRAINT_CHECK => Some(ConstraintKind::Check),
+                // ON DELETE RESTRICT fires as a trigger constraint.
+                _ if err.code == ffi::ErrorCode::ConstraintViolation
+                    && message.starts_with("FOREIGN KEY constraint failed") =>
+                {
+                    Some(ConstraintKind::ForeignKey)
+                }
                 _ => None,
             };
             if let Some(kind) = kind {

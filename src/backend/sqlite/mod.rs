@@ -6,7 +6,7 @@ mod pool;
 mod types;
 mod worker;
 
-pub(crate) use conn::{stream_rows, Location, OnConnect, SqliteConn, SqliteOptions};
+pub(crate) use conn::{stream_rows, Location, Mode, OnConnect, SqliteConn, SqliteOptions};
 
 /// A running job's handle; dropping it cancels the job.
 pub(crate) type ReplyHandle = worker::Reply<()>;

@@ -5,7 +5,7 @@
 //! readers (which have `PRAGMA query_only` on); a statement routed as a read
 //! that turns out to write is re-run on the writer.
 
-use super::conn::{Location, Role, SqliteConn, SqliteOptions};
+use super::conn::{Location, Mode, Role, SqliteConn, SqliteOptions};
 use crate::backend::first_keyword_is;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -166,7 +166,7 @@ impl SqlitePool {
             let reply = {
                 let conn = self.reader().await?;
                 conn.sqlite_conn()?
-                    .submit_query(sql, binds, cardinality, true, false)?
+                    .submit_query(sql, binds, cardinality, true, Mode::Detached)?
             };
             match reply.await?? {
                 Ok(rows) => return Ok(rows),
@@ -176,7 +176,7 @@ impl SqlitePool {
         let reply = {
             let conn = self.writer().await?;
             conn.sqlite_conn()?
-                .submit_query(sql, binds, cardinality, false, false)?
+                .submit_query(sql, binds, cardinality, false, Mode::Detached)?
         };
         reply
             .await??
@@ -187,9 +187,15 @@ impl SqlitePool {
     pub(crate) async fn execute(&self, sql: &str, binds: Vec<Value>) -> Result<u64> {
         let reply = {
             let conn = self.writer().await?;
-            conn.sqlite_conn()?.submit_execute(sql, binds, false)?
+            conn.sqlite_conn()?
+                .submit_execute(sql, binds, Mode::Detached)?
         };
         reply.await?
+    }
+
+    /// True when the pool has reader connections beside the writer.
+    pub(crate) fn has_readers(&self) -> bool {
+        self.readers.is_some()
     }
 
     pub(crate) fn status(&self) -> PoolStatus {
