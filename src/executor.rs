@@ -100,8 +100,11 @@ pub trait Executor: private::Run {
         sql: &str,
         binds: B,
     ) -> impl Future<Output = Result<T>> + Send {
-        let rows = self.run_query(sql, binds.into_values(), Cardinality::One);
-        async move { single(rows.await?, Cardinality::One)?.ok_or(Error::NotFound) }
+        let binds = binds.into_values();
+        async move {
+            let rows = self.run_query(sql, binds, Cardinality::One).await?;
+            single(rows, Cardinality::One)?.ok_or(Error::NotFound)
+        }
     }
 
     /// Runs a query that returns zero or one row; more is
@@ -111,8 +114,11 @@ pub trait Executor: private::Run {
         sql: &str,
         binds: B,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
-        let rows = self.run_query(sql, binds.into_values(), Cardinality::Optional);
-        async move { single(rows.await?, Cardinality::Optional) }
+        let binds = binds.into_values();
+        async move {
+            let rows = self.run_query(sql, binds, Cardinality::Optional).await?;
+            single(rows, Cardinality::Optional)
+        }
     }
 
     /// The SQL dialect statements must be written in.

@@ -42,8 +42,12 @@ impl Dialect {
             Dialect::Sqlite => '?',
         };
         out.push(sigil);
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{n}");
+        if n < 10 {
+            out.push(char::from(b'0' + n as u8));
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{n}");
+        }
     }
 
     /// Appends `name` as a quoted identifier, inner quotes doubled. Both
@@ -51,11 +55,15 @@ impl Dialect {
     pub fn push_identifier(self, out: &mut String, name: &str) {
         out.reserve(name.len() + 2);
         out.push('"');
-        for c in name.chars() {
-            if c == '"' {
-                out.push('"');
+        if name.contains('"') {
+            for c in name.chars() {
+                if c == '"' {
+                    out.push('"');
+                }
+                out.push(c);
             }
-            out.push(c);
+        } else {
+            out.push_str(name);
         }
         out.push('"');
     }

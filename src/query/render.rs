@@ -256,27 +256,22 @@ impl SqlWriter {
         }
     }
 
-    /// `LIMIT … OFFSET …`, values bound.
+    /// `LIMIT … OFFSET …` as integer literals: they come from `u64`s, not
+    /// user text, and a bound LIMIT makes SQLite re-prepare the statement
+    /// on every run (its plan depends on the value).
     pub(crate) fn push_limit_offset(&mut self, limit: Option<u64>, offset: Option<u64>) {
-        let as_value = |n: u64| Value::I64(i64::try_from(n).unwrap_or(i64::MAX));
+        let clamp = |n: u64| n.min(i64::MAX as u64);
         match (limit, offset) {
             (None, None) => {}
-            (Some(l), None) => {
-                self.push_sql(" LIMIT ");
-                self.push_bind(as_value(l));
-            }
+            (Some(l), None) => self.push_sql(&format!(" LIMIT {}", clamp(l))),
             (limit, Some(o)) => {
                 match (limit, self.dialect) {
-                    (Some(l), _) => {
-                        self.push_sql(" LIMIT ");
-                        self.push_bind(as_value(l));
-                    }
+                    (Some(l), _) => self.push_sql(&format!(" LIMIT {}", clamp(l))),
                     // SQLite needs a LIMIT before OFFSET; -1 is "no limit".
                     (None, Dialect::Sqlite) => self.push_sql(" LIMIT -1"),
                     (None, Dialect::Postgres) => {}
                 }
-                self.push_sql(" OFFSET ");
-                self.push_bind(as_value(o));
+                self.push_sql(&format!(" OFFSET {}", clamp(o)));
             }
         }
     }
