@@ -89,13 +89,14 @@ where
 }
 
 /// The statement `User::objects().filter(User::ID.eq(id)).get(…)` runs
-/// (`get` adds `LIMIT 2` to tell "more than one" apart), as raw SQL.
+/// (`get` adds `LIMIT 2` to tell "more than one" apart, as a literal), as
+/// raw SQL with one bind.
 fn orm_point_sql(db: &Database) -> String {
     let (sql, binds) = User::objects()
         .filter(User::ID.eq(1))
         .limit(2)
         .to_sql(db.dialect());
-    assert_eq!(binds, 2);
+    assert_eq!(binds, 1);
     sql
 }
 
@@ -117,7 +118,7 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, db: &Database, backend: &str) 
     // Sanity: every variant returns the same thing.
     rt.block_on(async {
         let raw: Tuple = db.fetch_one(POINT_SQL, (42_i64,)).await.unwrap();
-        let same: Tuple = db.fetch_one(&point_sql, (42_i64, 2_i64)).await.unwrap();
+        let same: Tuple = db.fetch_one(&point_sql, (42_i64,)).await.unwrap();
         let orm = User::get(db, 42).await.unwrap();
         assert_eq!(raw, same);
         assert_eq!(raw, (orm.id, orm.name, orm.email));
@@ -153,7 +154,7 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, db: &Database, backend: &str) 
                 let (db, sql) = (db.clone(), Arc::clone(&sql));
                 let id = next_id(&counter);
                 async move {
-                    let row: Tuple = db.fetch_one(&sql, (id, 2_i64)).await.unwrap();
+                    let row: Tuple = db.fetch_one(&sql, (id,)).await.unwrap();
                     black_box(row);
                 }
             })

@@ -37,6 +37,14 @@ const PG_BASE: &str = "postgres://postgres@127.0.0.1:5432/test";
 const POINT_SQL: &str = "SELECT id, name FROM users WHERE id = $1";
 const POINT_SQL_SQLITE: &str = "SELECT id, name FROM users WHERE id = ?1";
 
+/// The ORM's view of the `users` table (its `email` column is not loaded).
+#[derive(Debug, sylvan::Model)]
+#[model(table = "users")]
+struct User {
+    id: i64,
+    name: String,
+}
+
 /// A key that walks the whole table.
 fn next_id(counter: &AtomicI64) -> i64 {
     counter.fetch_add(7919, Ordering::Relaxed) % ROWS + 1
@@ -231,6 +239,18 @@ fn sqlite(rt: &Runtime) -> Result<(), BoxError> {
             }
         }
     };
+    let orm = |db: &Database, counter: &Arc<AtomicI64>| {
+        let (db, counter) = (db.clone(), Arc::clone(counter));
+        move || {
+            let db = db.clone();
+            let id = next_id(&counter);
+            async move {
+                use sylvan::Model;
+                let user = User::get(&db, id).await.unwrap();
+                std::hint::black_box(user);
+            }
+        }
+    };
     let blocking = |shared: &Arc<Mutex<rusqlite::Connection>>, counter: &Arc<AtomicI64>| {
         let (shared, counter) = (Arc::clone(shared), Arc::clone(counter));
         move || {
@@ -276,6 +296,10 @@ fn sqlite(rt: &Runtime) -> Result<(), BoxError> {
         (
             "sylvan worker, spawned task",
             Box::new(|n| in_spawned_task(rt, n, sylvan(&db, &counter))),
+        ),
+        (
+            "sylvan ORM User::get, spawned task",
+            Box::new(|n| in_spawned_task(rt, n, orm(&db, &counter))),
         ),
         (
             "spawn_blocking+mutex, block_on",
@@ -365,6 +389,18 @@ fn postgres_in(rt: &Runtime, base: &str, schema: &str) -> Result<(), BoxError> {
             }
         }
     };
+    let orm = |db: &Database, counter: &Arc<AtomicI64>| {
+        let (db, counter) = (db.clone(), Arc::clone(counter));
+        move || {
+            let db = db.clone();
+            let id = next_id(&counter);
+            async move {
+                use sylvan::Model;
+                let user = User::get(&db, id).await.unwrap();
+                std::hint::black_box(user);
+            }
+        }
+    };
     let tokio_pg = |counter: &Arc<AtomicI64>| {
         let (client, stmt, counter) = (Arc::clone(&raw.0), raw.1.clone(), Arc::clone(counter));
         move || {
@@ -398,6 +434,10 @@ fn postgres_in(rt: &Runtime, base: &str, schema: &str) -> Result<(), BoxError> {
         (
             "sylvan, spawned task",
             Box::new(|n| in_spawned_task(rt, n, sylvan(&db, &counter))),
+        ),
+        (
+            "sylvan ORM User::get, spawned task",
+            Box::new(|n| in_spawned_task(rt, n, orm(&db, &counter))),
         ),
         (
             "tokio-postgres direct, spawned task",

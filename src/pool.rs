@@ -133,6 +133,11 @@ impl PoolConfig {
     pub(crate) fn build<M: Manager>(&self, manager: M, max_size: usize) -> Result<Pool<M>, Error> {
         Pool::builder(manager)
             .max_size(max_size)
+            // The most recently used connection goes out first: its worker
+            // thread (SQLite) is still awake and its caches warm, the others
+            // sleep (and can reach their idle timeout). Waiters are still
+            // served first come, first served.
+            .queue_mode(deadpool::managed::QueueMode::Lifo)
             .wait_timeout(Some(self.wait_timeout))
             .create_timeout(Some(self.create_timeout))
             .recycle_timeout(Some(self.recycle_timeout))

@@ -155,18 +155,41 @@ fn render_insert<M: Model>(
     rows: Vec<Vec<Value>>,
     columns: &[usize],
     conflict: Option<&OnConflict<M>>,
+    returning: Returning,
 ) {
     w.push_sql("INSERT INTO ");
     w.push_identifier(M::TABLE);
     w.push_sql(" (");
+    if columns.is_empty() {
+        // Only a generated key: name it and let the database fill it in
+        // (`DEFAULT VALUES` has no multi-row form and, on SQLite, no
+        // ON CONFLICT).
+        w.push_identifier(M::COLUMNS[M::PRIMARY_KEY_INDEX]);
+        let generated = match w.dialect() {
+            crate::backend::Dialect::Postgres => "(DEFAULT)",
+            crate::backend::Dialect::Sqlite => "(NULL)",
+        };
+        w.push_sql(") VALUES ");
+        for r in 0..rows.len() {
+            if r > 0 {
+                w.push_sql(", ");
+            }
+            w.push_sql(generated);
+        }
+    }
     for (n, &i) in columns.iter().enumerate() {
         if n > 0 {
             w.push_sql(", ");
         }
         w.push_identifier(M::COLUMNS[i]);
     }
-    w.push_sql(") VALUES ");
+    if !columns.is_empty() {
+        w.push_sql(") VALUES ");
+    }
     for (r, row) in rows.into_iter().enumerate() {
+        if columns.is_empty() {
+            break;
+        }
         w.push_sql(if r == 0 { "(" } else { ", (" });
         let mut first = true;
         for (i, value) in row.into_iter().enumerate() {
@@ -208,13 +231,30 @@ fn render_insert<M: Model>(
             _ => w.push_sql(" DO NOTHING"),
         }
     }
-    w.push_sql(" RETURNING ");
-    for (i, c) in M::COLUMNS.iter().enumerate() {
-        if i > 0 {
-            w.push_sql(", ");
+    match returning {
+        Returning::Nothing => {}
+        Returning::Key => {
+            w.push_sql(" RETURNING ");
+            w.push_identifier(M::COLUMNS[M::PRIMARY_KEY_INDEX]);
         }
-        w.push_identifier(c);
+        Returning::Row => {
+            w.push_sql(" RETURNING ");
+            for (i, c) in M::COLUMNS.iter().enumerate() {
+                if i > 0 {
+                    w.push_sql(", ");
+                }
+                w.push_identifier(c);
+            }
+        }
     }
+}
+
+/// What an INSERT gives back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Returning {
+    Nothing,
+    Key,
+    Row,
 }
 
 /// Inserts `objects` in as few statements as the backend's bind limit
@@ -226,34 +266,62 @@ pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
 ) -> Result<Vec<M>> {
     let dialect = executor.dialect();
     let columns = insert_columns::<M>();
-    if columns.is_empty() && conflict.is_none() {
-        // Only a generated key: no multi-row form exists for DEFAULT VALUES.
-        let mut stored = Vec::with_capacity(objects.len());
-        for object in objects {
-            stored.push(object.insert(executor).await?);
-        }
-        return Ok(stored);
-    }
+    let auto = M::FIELDS[M::PRIMARY_KEY_INDEX].auto;
+    // A plain insert stores the objects as given, so only a generated key
+    // needs to come back; an upsert may store (or skip) something else, so
+    // the rows come back whole.
+    let returning = match (conflict, auto) {
+        (Some(_), _) => Returning::Row,
+        (None, true) => Returning::Key,
+        (None, false) => Returning::Nothing,
+    };
     let per_row = columns.len().max(1);
     let rows_per_statement = (dialect.max_binds() / per_row).clamp(1, MAX_ROWS_PER_STATEMENT);
-    let mut stored = Vec::with_capacity(objects.len());
-    let mut values = Vec::with_capacity(objects.len());
-    for object in &objects {
-        values.push(object.to_values()?);
-    }
-    drop(objects);
-    let mut values = values.into_iter().peekable();
-    while values.peek().is_some() {
-        let chunk: Vec<Vec<Value>> = values.by_ref().take(rows_per_statement).collect();
+    let mut objects = objects;
+    let mut stored: Vec<M> = Vec::with_capacity(objects.len());
+    let mut start = 0;
+    while start < objects.len() {
+        let end = (start + rows_per_statement).min(objects.len());
+        let mut chunk = Vec::with_capacity(end - start);
+        for object in &objects[start..end] {
+            chunk.push(object.to_values()?);
+        }
         let mut w = SqlWriter::new(dialect);
-        render_insert::<M>(&mut w, chunk, &columns, conflict);
+        render_insert::<M>(&mut w, chunk, &columns, conflict, returning);
         let (sql, binds) = w.finish();
-        let rows: Vec<M> = executor
-            .run_query(&sql, Ok(binds), Cardinality::All)
-            .await?;
-        stored.extend(rows);
+        match returning {
+            Returning::Row => {
+                let rows: Vec<M> = executor
+                    .run_query(&sql, Ok(binds), Cardinality::All)
+                    .await?;
+                stored.extend(rows);
+            }
+            Returning::Key => {
+                let keys: Vec<M::PrimaryKey> = executor
+                    .run_query(&sql, Ok(binds), Cardinality::All)
+                    .await?;
+                if keys.len() != end - start {
+                    return Err(crate::Error::Database {
+                        code: None,
+                        message: format!("{} keys came back for {} rows", keys.len(), end - start),
+                        sql,
+                    });
+                }
+                for (object, key) in objects[start..end].iter_mut().zip(keys) {
+                    object.set_primary_key(key);
+                }
+            }
+            Returning::Nothing => {
+                executor.run_execute(&sql, Ok(binds)).await?;
+            }
+        }
+        start = end;
     }
-    Ok(stored)
+    if returning == Returning::Row {
+        Ok(stored)
+    } else {
+        Ok(objects)
+    }
 }
 
 /// Rows per INSERT at most, whatever the bind limit allows: past this,

@@ -19,6 +19,7 @@ mod smoke;
 mod sqlite;
 mod statements;
 mod transaction;
+mod write;
 mod stream;
 #[allow(dead_code)]
 mod support;

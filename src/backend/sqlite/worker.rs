@@ -111,7 +111,7 @@ const PROGRESS_STEPS: i32 = 500;
 
 /// How long a caller whose job runs at once waits for the reply before
 /// parking its task.
-const CALLER_SPIN: Duration = Duration::from_micros(20);
+const CALLER_SPIN: Duration = Duration::from_micros(10);
 
 /// How long an idle worker polls for the next job before sleeping.
 const WORKER_SPIN: Duration = Duration::from_micros(50);
@@ -357,10 +357,16 @@ fn next_job(receiver: &mpsc::Receiver<Job>) -> Option<Job> {
             Err(mpsc::TryRecvError::Disconnected) => return None,
             Err(mpsc::TryRecvError::Empty) => {}
         }
-        std::hint::spin_loop();
         spins += 1;
-        if spins.is_multiple_of(32) && start.elapsed() >= WORKER_SPIN {
-            return receiver.recv().ok();
+        if spins.is_multiple_of(32) {
+            if start.elapsed() >= WORKER_SPIN {
+                return receiver.recv().ok();
+            }
+            // Give the core away now and then: on a busy machine the thread
+            // that will send the next job may be waiting for it.
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
         }
     }
 }
