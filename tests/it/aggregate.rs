@@ -1213,4 +1213,3 @@ async fn values_one_reports_too_many_rows() {
     .await;
     failures.assert_none();
 }
-

@@ -18,8 +18,8 @@ mod schema;
 mod smoke;
 mod sqlite;
 mod statements;
-mod transaction;
-mod write;
 mod stream;
 #[allow(dead_code)]
 mod support;
+mod transaction;
+mod write;

@@ -224,8 +224,7 @@ where
 
 /// Every event of target `sylvan::query`, as `field=value` strings.
 fn captured() -> &'static std::sync::Mutex<Vec<String>> {
-    static EVENTS: std::sync::OnceLock<std::sync::Mutex<Vec<String>>> =
-        std::sync::OnceLock::new();
+    static EVENTS: std::sync::OnceLock<std::sync::Mutex<Vec<String>>> = std::sync::OnceLock::new();
     EVENTS.get_or_init(|| std::sync::Mutex::new(Vec::new()))
 }
 
