@@ -528,12 +528,7 @@ impl<M: Model> QuerySet<M> {
 
 fn push_returning<M: Model>(w: &mut SqlWriter) {
     w.push_sql(" RETURNING ");
-    for (i, c) in M::COLUMNS.iter().enumerate() {
-        if i > 0 {
-            w.push_sql(", ");
-        }
-        w.push_identifier(c);
-    }
+    w.push_identifiers(M::COLUMNS);
 }
 
 fn one<T>(mut rows: Vec<T>) -> Result<T> {

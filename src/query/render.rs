@@ -52,6 +52,16 @@ impl SqlWriter {
         (self.sql, self.binds)
     }
 
+    /// `"a", "b", …`
+    pub(crate) fn push_identifiers(&mut self, names: &[&str]) {
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                self.push_sql(", ");
+            }
+            self.push_identifier(name);
+        }
+    }
+
     /// `"table"."column"`
     pub(crate) fn push_column(&mut self, table: &str, name: &str) {
         self.push_identifier(table);

@@ -208,12 +208,7 @@ fn render_insert<M: Model>(
         w.push_sql(" ON CONFLICT");
         if !conflict.target.is_empty() {
             w.push_sql(" (");
-            for (i, c) in conflict.target.iter().enumerate() {
-                if i > 0 {
-                    w.push_sql(", ");
-                }
-                w.push_identifier(c);
-            }
+            w.push_identifiers(&conflict.target);
             w.push_sql(")");
         }
         match &conflict.update {
@@ -239,12 +234,7 @@ fn render_insert<M: Model>(
         }
         Returning::Row => {
             w.push_sql(" RETURNING ");
-            for (i, c) in M::COLUMNS.iter().enumerate() {
-                if i > 0 {
-                    w.push_sql(", ");
-                }
-                w.push_identifier(c);
-            }
+            w.push_identifiers(M::COLUMNS);
         }
     }
 }

@@ -247,31 +247,48 @@ impl PgConn {
     }
 
     /// Runs a statement, returning the number of rows it changed.
-    pub(crate) async fn execute(&self, sql: &str, binds: &[Value]) -> Result<u64> {
+    /// Runs `attempt` (which prepares `sql` through the cache) once more if
+    /// the cached statement went stale after a schema change; tracks the
+    /// statement in flight, maps errors, and traces `count(result)` rows.
+    async fn run<R, F, Fut>(
+        &self,
+        sql: &str,
+        mut attempt: F,
+        count: impl Fn(&R) -> u64,
+    ) -> Result<R>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<R, Failure>>,
+    {
         self.rollback_if_asked().await?;
         let flight = self.enter(sql);
         let start = Instant::now();
         let mut healed = false;
         let result = loop {
-            let attempt = async {
-                let stmt = self.statement(sql).await?;
-                check_bind_count(&stmt, binds, sql)?;
-                Ok(self.client.execute_raw(&stmt, bind_iter(binds)).await?)
-            };
-            match attempt.await {
+            match attempt().await {
                 Err(Failure::Pg(e)) if !healed && is_stale_statement(&e) => {
                     self.forget(sql);
                     healed = true;
                 }
-                Ok(n) => {
-                    trace(sql, n, start);
-                    break Ok(n);
+                Ok(value) => {
+                    trace(sql, count(&value), start);
+                    break Ok(value);
                 }
                 Err(f) => break Err(self.fail(f, sql)),
             }
         };
         flight.done();
         result
+    }
+
+    /// Runs a statement, returning the number of rows it changed.
+    pub(crate) async fn execute(&self, sql: &str, binds: &[Value]) -> Result<u64> {
+        let attempt = || async {
+            let stmt = self.statement(sql).await?;
+            check_bind_count(&stmt, binds, sql)?;
+            Ok(self.client.execute_raw(&stmt, bind_iter(binds)).await?)
+        };
+        self.run(sql, attempt, |n| *n).await
     }
 
     /// Runs a query and decodes up to `cardinality`'s limit of rows as they
@@ -282,25 +299,8 @@ impl PgConn {
         binds: &[Value],
         cardinality: Cardinality,
     ) -> Result<Vec<T>> {
-        self.rollback_if_asked().await?;
-        let flight = self.enter(sql);
-        let start = Instant::now();
-        let mut healed = false;
-        let result = loop {
-            match self.query_once::<T>(sql, binds, cardinality).await {
-                Err(Failure::Pg(e)) if !healed && is_stale_statement(&e) => {
-                    self.forget(sql);
-                    healed = true;
-                }
-                Ok(rows) => {
-                    trace(sql, rows.len() as u64, start);
-                    break Ok(rows);
-                }
-                Err(f) => break Err(self.fail(f, sql)),
-            }
-        };
-        flight.done();
-        result
+        let attempt = || self.query_once::<T>(sql, binds, cardinality);
+        self.run(sql, attempt, |rows| rows.len() as u64).await
     }
 
     async fn query_once<T: FromRow>(
@@ -332,26 +332,13 @@ impl PgConn {
         sql: &str,
         binds: &[Value],
     ) -> Result<tokio_postgres::RowStream> {
-        self.rollback_if_asked().await?;
-        let flight = self.enter(sql);
-        let mut healed = false;
-        let result = loop {
-            let attempt = async {
-                let stmt = self.statement(sql).await?;
-                check_bind_count(&stmt, binds, sql)?;
-                Ok(self.client.query_raw(&stmt, bind_iter(binds)).await?)
-            };
-            match attempt.await {
-                Err(Failure::Pg(e)) if !healed && is_stale_statement(&e) => {
-                    self.forget(sql);
-                    healed = true;
-                }
-                Ok(rows) => break Ok(rows),
-                Err(f) => break Err(self.fail(f, sql)),
-            }
+        let attempt = || async {
+            let stmt = self.statement(sql).await?;
+            check_bind_count(&stmt, binds, sql)?;
+            Ok(self.client.query_raw(&stmt, bind_iter(binds)).await?)
         };
-        flight.done();
-        result
+        // Rows are counted as they are read, not here.
+        self.run(sql, attempt, |_| 0).await
     }
 
     /// Runs several statements without binds (simple query protocol).
