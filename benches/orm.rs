@@ -20,13 +20,14 @@
 //! Run with `cargo bench --bench orm`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+use common::{runtime, spawned};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
-use std::future::Future;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use sylvan::prelude::*;
 use sylvan::Model;
 use tokio::runtime::Runtime;
@@ -54,38 +55,8 @@ fn next_id(counter: &AtomicI64) -> i64 {
     counter.fetch_add(7919, Ordering::Relaxed) % ROWS + 1
 }
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
-    group
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(30);
-}
-
-/// Runs `iters` awaits of `f` in one spawned task and returns its elapsed time.
-fn spawned<F, Fut>(rt: &Runtime, iters: u64, f: F) -> Duration
-where
-    F: Fn() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    rt.block_on(async move {
-        tokio::spawn(async move {
-            let start = Instant::now();
-            for _ in 0..iters {
-                f().await;
-            }
-            start.elapsed()
-        })
-        .await
-        .unwrap()
-    })
+    common::configure(group, Duration::from_secs(3), 30);
 }
 
 /// The statement `User::objects().filter(User::ID.eq(id)).get(…)` runs

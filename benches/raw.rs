@@ -13,13 +13,15 @@
 //! Run with `cargo bench --bench raw`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+use common::{open_wal, runtime, spawned};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use sylvan::prelude::*;
 use sylvan::rusqlite;
 use tokio::runtime::Runtime;
@@ -40,29 +42,8 @@ fn next_id(counter: &AtomicI64) -> i64 {
     counter.fetch_add(7919, Ordering::Relaxed) % ROWS + 1
 }
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
-    group
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(30);
-}
-
-fn open_wal(path: &Path) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode.to_lowercase(), "wal");
-    conn.execute_batch("PRAGMA synchronous = NORMAL;").unwrap();
-    conn
+    common::configure(group, Duration::from_secs(3), 30);
 }
 
 fn sqlite_fixture(path: &Path) {
@@ -96,25 +77,6 @@ fn rusqlite_load(conn: &rusqlite::Connection) -> Vec<User> {
         .unwrap()
         .collect::<rusqlite::Result<Vec<User>>>()
         .unwrap()
-}
-
-/// Runs `iters` awaits of `f` in one spawned task and returns its elapsed time.
-fn spawned<F, Fut>(rt: &Runtime, iters: u64, f: F) -> Duration
-where
-    F: Fn() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    rt.block_on(async move {
-        tokio::spawn(async move {
-            let start = Instant::now();
-            for _ in 0..iters {
-                f().await;
-            }
-            start.elapsed()
-        })
-        .await
-        .unwrap()
-    })
 }
 
 fn bench_sqlite(c: &mut Criterion, rt: &Runtime) {

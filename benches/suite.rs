@@ -39,13 +39,14 @@
 //! Run with `cargo bench --bench suite`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+use common::{open_wal, runtime};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::hint::black_box;
-use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -457,14 +458,6 @@ async fn reset(db: &Database, vacuum: bool) {
 }
 
 // ---------------------------------------------------------------- harness
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
     group
@@ -879,17 +872,6 @@ async fn fill(db: &Database) {
         .collect();
     Comment::insert_many(comments, db).await.unwrap();
     db.execute("ANALYZE", ()).await.unwrap();
-}
-
-fn open_wal(path: &Path) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode.to_lowercase(), "wal");
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-        .unwrap();
-    conn
 }
 
 fn bench_sqlite(c: &mut Criterion, rt: &Runtime) {

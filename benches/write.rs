@@ -28,6 +28,8 @@
 //! Run with `cargo bench --bench write`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+use common::runtime;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use std::fmt::Write as _;
@@ -66,19 +68,8 @@ fn input() -> Vec<BenchUser> {
         .collect()
 }
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
-    group
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5))
-        .sample_size(10);
+    common::configure(group, Duration::from_secs(5), 10);
 }
 
 /// Rows per statement, as `insert_many` chunks them.
