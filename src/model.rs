@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::query::{Column, FieldType, IntoOperand, OnConflict, QuerySet, SqlWriter};
-use crate::row::{Cardinality, FromRow};
+use crate::row::FromRow;
 use crate::value::{SqlType, Value};
 use std::future::Future;
 
@@ -182,50 +182,8 @@ pub trait Model: FromRow + Sync {
         Self: Send,
     {
         async move {
-            let mut this = self;
-            let values = this.to_values()?;
-            let auto = Self::FIELDS[Self::PRIMARY_KEY_INDEX].auto;
-            let mut w = SqlWriter::new(executor.dialect());
-            w.push_sql("INSERT INTO ");
-            w.push_identifier(Self::TABLE);
-            let columns: Vec<(usize, Value)> = values
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| !(auto && *i == Self::PRIMARY_KEY_INDEX))
-                .collect();
-            if columns.is_empty() {
-                w.push_sql(" DEFAULT VALUES");
-            } else {
-                w.push_sql(" (");
-                for (n, (i, _)) in columns.iter().enumerate() {
-                    if n > 0 {
-                        w.push_sql(", ");
-                    }
-                    w.push_identifier(Self::COLUMNS[*i]);
-                }
-                w.push_sql(") VALUES (");
-                for (n, (_, value)) in columns.into_iter().enumerate() {
-                    if n > 0 {
-                        w.push_sql(", ");
-                    }
-                    w.push_bind(value);
-                }
-                w.push_sql(")");
-            }
-            if auto {
-                w.push_sql(" RETURNING ");
-                w.push_identifier(Self::COLUMNS[Self::PRIMARY_KEY_INDEX]);
-                let (sql, binds) = w.finish();
-                let mut keys: Vec<Self::PrimaryKey> = executor
-                    .run_query(&sql, Ok(binds), Cardinality::One)
-                    .await?;
-                let key = keys.pop().ok_or(Error::NotFound)?;
-                this.set_primary_key(key);
-            } else {
-                let (sql, binds) = w.finish();
-                executor.run_execute(&sql, Ok(binds)).await?;
-            }
-            Ok(this)
+            let mut stored = crate::query::insert_many(vec![self], None, executor).await?;
+            stored.pop().ok_or(Error::NotFound)
         }
     }
 

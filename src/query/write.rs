@@ -165,44 +165,36 @@ fn render_insert<M: Model>(
         // (`DEFAULT VALUES` has no multi-row form and, on SQLite, no
         // ON CONFLICT).
         w.push_identifier(M::COLUMNS[M::PRIMARY_KEY_INDEX]);
+        w.push_sql(") VALUES ");
         let generated = match w.dialect() {
             crate::backend::Dialect::Postgres => "(DEFAULT)",
             crate::backend::Dialect::Sqlite => "(NULL)",
         };
-        w.push_sql(") VALUES ");
         for r in 0..rows.len() {
             if r > 0 {
                 w.push_sql(", ");
             }
             w.push_sql(generated);
         }
-    }
-    for (n, &i) in columns.iter().enumerate() {
-        if n > 0 {
-            w.push_sql(", ");
-        }
-        w.push_identifier(M::COLUMNS[i]);
-    }
-    if !columns.is_empty() {
+    } else {
+        let names: Vec<&str> = columns.iter().map(|&i| M::COLUMNS[i]).collect();
+        w.push_identifiers(&names);
         w.push_sql(") VALUES ");
-    }
-    for (r, row) in rows.into_iter().enumerate() {
-        if columns.is_empty() {
-            break;
+        let mut inserted = vec![false; M::COLUMNS.len()];
+        for &i in columns {
+            inserted[i] = true;
         }
-        w.push_sql(if r == 0 { "(" } else { ", (" });
-        let mut first = true;
-        for (i, value) in row.into_iter().enumerate() {
-            if !columns.contains(&i) {
-                continue;
+        for (r, row) in rows.into_iter().enumerate() {
+            w.push_sql(if r == 0 { "(" } else { ", (" });
+            let values = row.into_iter().zip(&inserted).filter(|(_, &keep)| keep);
+            for (n, (value, _)) in values.enumerate() {
+                if n > 0 {
+                    w.push_sql(", ");
+                }
+                w.push_bind(value);
             }
-            if !first {
-                w.push_sql(", ");
-            }
-            first = false;
-            w.push_bind(value);
+            w.push_sql(")");
         }
-        w.push_sql(")");
     }
     if let Some(conflict) = conflict {
         w.push_sql(" ON CONFLICT");
