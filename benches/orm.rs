@@ -34,7 +34,6 @@ use tokio::runtime::Runtime;
 
 const ROWS: i64 = 10_000;
 const LOAD: i64 = 1_000;
-const PG_BASE: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 const POINT_SQL: &str = "SELECT id, name, email FROM users WHERE id = $1";
 const LOAD_SQL: &str = "SELECT id, name, email FROM users WHERE id <= $1";
@@ -240,65 +239,24 @@ fn bench_sqlite(c: &mut Criterion, rt: &Runtime) {
 }
 
 fn bench_postgres(c: &mut Criterion, rt: &Runtime) {
-    let base = std::env::var("SYLVAN_BENCH_PG").unwrap_or_else(|_| PG_BASE.to_owned());
-    let admin = match rt.block_on(Database::connect(&base)) {
-        Ok(db) => db,
-        Err(e) => {
-            eprintln!("note: PostgreSQL unreachable at {base} ({e}); skipping the postgres groups");
-            return;
-        }
+    let Some(mut pg) = common::PgSchema::create("bench_orm") else {
+        return;
     };
-    let schema = format!("bench_orm_{}", std::process::id());
-    rt.block_on(async {
-        admin
-            .execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), ())
-            .await
-            .unwrap();
-        admin
-            .execute(&format!("CREATE SCHEMA {schema}"), ())
-            .await
-            .unwrap();
-        admin
-            .execute(
-                &format!(
-                    "CREATE TABLE {schema}.users \
-                     (id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL)"
-                ),
-                (),
-            )
-            .await
-            .unwrap();
-        admin
-            .execute(
-                &format!(
-                    "INSERT INTO {schema}.users \
-                     SELECT g, 'user ' || g, 'user' || g || '@example.com' \
-                     FROM generate_series(1, {ROWS}) g"
-                ),
-                (),
-            )
-            .await
-            .unwrap();
-        admin
-            .execute(&format!("ANALYZE {schema}.users"), ())
-            .await
-            .unwrap();
-    });
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let schema = pg.name.clone();
+    pg.setup(&format!(
+        "CREATE TABLE {schema}.users (id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL);
+         INSERT INTO {schema}.users SELECT g, 'user ' || g, 'user' || g || '@example.com'
+           FROM generate_series(1, {ROWS}) g;
+         ANALYZE {schema}.users;"
+    ));
+    let url = pg.url.clone();
     let db = rt.block_on(Database::connect(&url)).unwrap();
 
     bench_backend(c, rt, &db, "postgres");
 
-    rt.block_on(async {
-        db.close();
-        drop(db);
-        admin
-            .execute(&format!("DROP SCHEMA {schema} CASCADE"), ())
-            .await
-            .unwrap();
-        admin.close();
-    });
+    rt.block_on(async { db.close() });
+    drop(db);
+    drop(pg);
 }
 
 fn benches(c: &mut Criterion) {

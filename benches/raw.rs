@@ -27,7 +27,6 @@ use sylvan::rusqlite;
 use tokio::runtime::Runtime;
 
 const ROWS: i64 = 10_000;
-const PG_BASE: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 const POINT_SQL: &str = "SELECT id, name FROM users WHERE id = $1";
 const POINT_SQL_SQLITE: &str = "SELECT id, name FROM users WHERE id = ?1";
@@ -170,26 +169,17 @@ fn bench_sqlite(c: &mut Criterion, rt: &Runtime) {
 }
 
 fn bench_postgres(c: &mut Criterion, rt: &Runtime) {
-    let base = std::env::var("SYLVAN_BENCH_PG").unwrap_or_else(|_| PG_BASE.to_owned());
-    let mut admin = match postgres::Client::connect(&base, postgres::NoTls) {
-        Ok(client) => client,
-        Err(e) => {
-            eprintln!("note: PostgreSQL unreachable at {base} ({e}); skipping the postgres groups");
-            return;
-        }
+    let Some(mut pg) = common::PgSchema::create("bench_raw") else {
+        return;
     };
-    let schema = format!("bench_raw_{}", std::process::id());
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
-             CREATE TABLE {schema}.users (id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL);
-             INSERT INTO {schema}.users SELECT g, 'user ' || g, 'user' || g || '@example.com'
-               FROM generate_series(1, {ROWS}) g;
-             ANALYZE {schema}.users;"
-        ))
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let schema = pg.name.clone();
+    pg.setup(&format!(
+        "CREATE TABLE {schema}.users (id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL);
+         INSERT INTO {schema}.users SELECT g, 'user ' || g, 'user' || g || '@example.com'
+           FROM generate_series(1, {ROWS}) g;
+         ANALYZE {schema}.users;"
+    ));
+    let url = pg.url.clone();
 
     let mut sync = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let point = sync.prepare(POINT_SQL).unwrap();
@@ -265,9 +255,7 @@ fn bench_postgres(c: &mut Criterion, rt: &Runtime) {
     rt.block_on(async { db.close() });
     drop(db);
     drop(sync);
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .unwrap();
+    drop(pg);
 }
 
 fn benches(c: &mut Criterion) {

@@ -61,7 +61,6 @@ const COMMENTS_PER_POST: i64 = 10;
 const MEDIUM_USERS: i64 = 100;
 const MEDIUM_TITLE: &str = "p1%";
 const BULK: usize = 10_000;
-const PG_BASE: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 #[derive(Debug, Clone, PartialEq, Model)]
 #[model(table = "users")]
@@ -890,42 +889,11 @@ fn bench_sqlite(c: &mut Criterion, rt: &Runtime) {
     db.close();
 }
 
-/// Drops the schema when the PostgreSQL part ends, even by a panic.
-struct DropSchema {
-    admin: postgres::Client,
-    schema: String,
-}
-
-impl Drop for DropSchema {
-    fn drop(&mut self) {
-        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
-        if let Err(e) = self.admin.batch_execute(&sql) {
-            eprintln!("note: could not drop schema {}: {e}", self.schema);
-        }
-    }
-}
-
 fn bench_postgres(c: &mut Criterion, rt: &Runtime) {
-    let base = std::env::var("SYLVAN_BENCH_PG").unwrap_or_else(|_| PG_BASE.to_owned());
-    let mut admin = match postgres::Client::connect(&base, postgres::NoTls) {
-        Ok(client) => client,
-        Err(e) => {
-            println!("note: PostgreSQL unreachable at {base} ({e}); skipping the postgres groups");
-            return;
-        }
+    let Some(pg) = common::PgSchema::create("bench_suite") else {
+        return;
     };
-    let schema = format!("bench_suite_{}", std::process::id());
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
-        ))
-        .unwrap();
-    let _guard = DropSchema {
-        admin,
-        schema: schema.clone(),
-    };
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let url = pg.url.clone();
     let db = rt.block_on(async {
         let db = Database::connect(&url).await.unwrap();
         fill(&db).await;
@@ -939,6 +907,7 @@ fn bench_postgres(c: &mut Criterion, rt: &Runtime) {
     db.close();
     drop(db);
     drop(sync);
+    drop(pg);
 }
 
 fn benches(c: &mut Criterion) {

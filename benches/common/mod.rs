@@ -59,3 +59,54 @@ pub fn configure(group: &mut BenchmarkGroup<'_, WallTime>, measure: Duration, sa
         .measurement_time(measure)
         .sample_size(samples);
 }
+
+/// A fresh PostgreSQL schema for one bench, dropped when this is dropped
+/// (even by a panic). The server is `SYLVAN_BENCH_PG`, or the local one.
+pub struct PgSchema {
+    admin: postgres::Client,
+    /// The schema's name.
+    pub name: String,
+    /// The server URL with `search_path` set to the schema.
+    pub url: String,
+}
+
+impl PgSchema {
+    /// Creates `<prefix>_<pid>`, or prints a note and returns `None` when
+    /// the server is unreachable.
+    pub fn create(prefix: &str) -> Option<PgSchema> {
+        let base = std::env::var("SYLVAN_BENCH_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let mut admin = match postgres::Client::connect(&base, postgres::NoTls) {
+            Ok(client) => client,
+            Err(e) => {
+                eprintln!(
+                    "note: PostgreSQL unreachable at {base} ({e}); skipping the postgres groups"
+                );
+                return None;
+            }
+        };
+        let name = format!("{prefix}_{}", std::process::id());
+        admin
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name};"
+            ))
+            .expect("create schema");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-csearch_path%3D{name}");
+        Some(PgSchema { admin, name, url })
+    }
+
+    /// Runs a setup script (tables, rows) as the admin connection.
+    pub fn setup(&mut self, script: &str) {
+        self.admin.batch_execute(script).expect("bench setup");
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        if let Err(e) = self.admin.batch_execute(&sql) {
+            eprintln!("note: could not drop schema {}: {e}", self.name);
+        }
+    }
+}
