@@ -253,12 +253,7 @@ impl Worker {
         let id = self.shared.next_job.fetch_add(1, Ordering::Relaxed) + 1;
         let (reply_tx, receiver) = oneshot::channel();
         let shared = Arc::clone(&self.shared);
-        if session {
-            self.shared.session_pending.fetch_add(1, Ordering::AcqRel);
-        }
-        let ahead = self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        let job: Job = Box::new(move |conn| {
-            shared.queued.fetch_sub(1, Ordering::AcqRel);
+        let ahead = self.enqueue(session, move |conn| {
             // The caller gave up before we started: skip the work.
             if reply_tx.is_closed() || shared.is_cancelled(id) {
                 shared.finish(conn, session);
@@ -273,6 +268,31 @@ impl Worker {
             shared.set_running(0);
             shared.finish(conn, session);
             let _ = reply_tx.send(result);
+        })?;
+        Ok(Reply {
+            receiver,
+            shared: Arc::clone(&self.shared),
+            job: id,
+            done: false,
+            spin: ahead == 0,
+        })
+    }
+
+    /// Sends `job` to the worker, counted as queued (and, for a session
+    /// job, as pending until its `finish`); returns how many jobs were
+    /// queued ahead of it. The job itself must call `Shared::finish`.
+    fn enqueue<F>(&self, session: bool, job: F) -> Result<usize>
+    where
+        F: FnOnce(&mut rusqlite::Connection) + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        if session {
+            self.shared.session_pending.fetch_add(1, Ordering::AcqRel);
+        }
+        let ahead = self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        let job: Job = Box::new(move |conn| {
+            shared.queued.fetch_sub(1, Ordering::AcqRel);
+            job(conn);
         });
         if self.sender.send(job).is_err() {
             self.shared.queued.fetch_sub(1, Ordering::AcqRel);
@@ -285,13 +305,7 @@ impl Worker {
                 source: "the SQLite worker thread has stopped".into(),
             });
         }
-        Ok(Reply {
-            receiver,
-            shared: Arc::clone(&self.shared),
-            job: id,
-            done: false,
-            spin: ahead == 0,
-        })
+        Ok(ahead)
     }
 
     /// Runs `f` as a session job and waits for it.
@@ -308,17 +322,12 @@ impl Worker {
     pub(crate) fn rollback_if_dirty(&self) {
         if self.may_be_dirty() {
             let shared = Arc::clone(&self.shared);
-            self.shared.session_pending.fetch_add(1, Ordering::AcqRel);
-            self.shared.queued.fetch_add(1, Ordering::AcqRel);
-            // No reply and no cancellation: this job always runs.
-            let job: Job = Box::new(move |conn| {
-                shared.queued.fetch_sub(1, Ordering::AcqRel);
+            // No reply and no cancellation: this job always runs. A stopped
+            // worker is marked broken by `enqueue`, so the pool drops it.
+            let _ = self.enqueue(true, move |conn| {
                 rollback_open_transaction(conn);
                 shared.finish(conn, true);
             });
-            if self.sender.send(job).is_err() {
-                self.shared.broken.store(true, Ordering::Release);
-            }
         }
     }
 
