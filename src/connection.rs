@@ -2,9 +2,9 @@
 
 use crate::backend::postgres::{PgConn, PgManager};
 use crate::backend::sqlite::{Mode, SqliteConn, SqliteManager};
-use crate::backend::Dialect;
+use crate::backend::{may_change_session, Dialect};
 use crate::error::{Error, Result};
-use crate::executor::private::Run;
+use crate::executor::private::{Origin, Run};
 use crate::row::{Cardinality, FromRow};
 use crate::transaction::{Transaction, TransactionOptions};
 use crate::value::Value;
@@ -23,6 +23,15 @@ use std::time::Instant;
 /// interrupted (SQLite) or cancelled and the connection discarded
 /// (PostgreSQL), and an open transaction is rolled back before anyone else
 /// gets the connection.
+///
+/// Session state a raw statement may leave behind never reaches the next
+/// borrower: on PostgreSQL the session is reset when the connection goes
+/// back to the pool (settings, role, temporary tables, `LISTEN`, session
+/// advisory locks, SQL `PREPARE`d statements, an open transaction); on
+/// SQLite a connection that ran a raw `PRAGMA`, `ATTACH`/`DETACH`, a
+/// statement naming temporary objects, or an [`interact`](Self::interact)
+/// closure is closed rather than reused. Statements Sylvan renders itself
+/// (QuerySets, models) never change session state and cost no reset.
 #[derive(Debug)]
 pub struct Connection {
     inner: Option<Inner>,
@@ -79,7 +88,11 @@ impl Connection {
     /// [`Error::Unsupported`].
     ///
     /// A panic in `f` is caught on the worker and returned as
-    /// [`Error::WorkerPanicked`]; that connection is then discarded.
+    /// [`Error::WorkerPanicked`]; that connection is then discarded. Since
+    /// `f` may change the connection's state (pragmas, functions, temporary
+    /// tables), the connection is closed when it goes back to the pool
+    /// instead of being reused; register what every connection needs with
+    /// [`DatabaseBuilder::sqlite_on_connect`](crate::DatabaseBuilder::sqlite_on_connect).
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -96,19 +109,37 @@ impl Connection {
         F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.sqlite_conn()?.worker.call(f).await
+        let conn = self.sqlite_conn()?;
+        conn.worker.retire();
+        conn.worker.call(f).await
     }
 }
 
 impl Connection {
     /// Begins a transaction on this connection (on SQLite's writer:
-    /// `BEGIN IMMEDIATE`). See [`Transaction`].
-    pub async fn begin(&self) -> Result<Transaction<'_>> {
+    /// `BEGIN IMMEDIATE`). See [`Transaction`]. The transaction borrows the
+    /// connection exclusively: run everything through the transaction
+    /// until it ends.
+    ///
+    /// ```
+    /// use sylvan::prelude::*;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = Database::connect("sqlite::memory:").await?;
+    /// let mut conn = db.acquire().await?;
+    /// conn.execute("CREATE TABLE t (x INTEGER)", ()).await?;
+    /// let tx = conn.begin().await?;
+    /// tx.execute("INSERT INTO t VALUES (1)", ()).await?;
+    /// tx.commit().await?;
+    /// let n: i64 = conn.fetch_one("SELECT count(*) FROM t", ()).await?;
+    /// assert_eq!(n, 1);
+    /// # Ok::<_, sylvan::Error>(()) }).unwrap();
+    /// ```
+    pub async fn begin(&mut self) -> Result<Transaction<'_>> {
         self.begin_with(TransactionOptions::new()).await
     }
 
     /// Begins a transaction with options.
-    pub async fn begin_with(&self, options: TransactionOptions) -> Result<Transaction<'_>> {
+    pub async fn begin_with(&mut self, options: TransactionOptions) -> Result<Transaction<'_>> {
         Transaction::begin_borrowed(self, options).await
     }
 
@@ -116,7 +147,20 @@ impl Connection {
     /// (PostgreSQL's simple query protocol, SQLite's `execute_batch`): for
     /// migrations and schema scripts. Never put user input in a script.
     pub async fn execute_script(&self, sql: &str) -> Result<()> {
-        self.script_with(sql, false).await
+        self.script_with(sql, false, Origin::Raw).await
+    }
+
+    /// Marks the connection for a reset (or, on SQLite, for closing) before
+    /// its next borrower when raw SQL may change session state.
+    pub(crate) fn note_origin(&self, sql: &str, origin: Origin) {
+        if origin == Origin::Rendered {
+            return;
+        }
+        match self.inner.as_ref() {
+            Some(Inner::Postgres(c)) if may_change_session(sql, true) => c.mark_session_dirty(),
+            Some(Inner::Sqlite(c)) if may_change_session(sql, false) => c.worker.retire(),
+            _ => {}
+        }
     }
 
     fn mode(in_transaction: bool) -> Mode {
@@ -128,7 +172,13 @@ impl Connection {
     }
 
     /// A script; `in_transaction`: refuse it if SQLite already rolled back.
-    pub(crate) async fn script_with(&self, sql: &str, in_transaction: bool) -> Result<()> {
+    pub(crate) async fn script_with(
+        &self,
+        sql: &str,
+        in_transaction: bool,
+        origin: Origin,
+    ) -> Result<()> {
+        self.note_origin(sql, origin);
         match self.inner()? {
             Inner::Sqlite(c) => c.execute_script(sql, Self::mode(in_transaction)).await,
             Inner::Postgres(c) => c.execute_script(sql).await,
@@ -141,7 +191,9 @@ impl Connection {
         sql: &str,
         binds: Vec<Value>,
         in_transaction: bool,
+        origin: Origin,
     ) -> Result<u64> {
+        self.note_origin(sql, origin);
         match self.inner()? {
             Inner::Sqlite(c) => c.execute(sql, binds, Self::mode(in_transaction)).await,
             Inner::Postgres(c) => c.execute(sql, &binds).await,
@@ -155,7 +207,9 @@ impl Connection {
         binds: Vec<Value>,
         cardinality: Cardinality,
         in_transaction: bool,
+        origin: Origin,
     ) -> Result<Vec<T>> {
+        self.note_origin(sql, origin);
         let rows = match self.inner()? {
             Inner::Sqlite(c) => {
                 c.query(sql, binds, cardinality, Self::mode(in_transaction))
@@ -165,6 +219,18 @@ impl Connection {
         };
         cardinality.check(&rows)?;
         Ok(rows)
+    }
+
+    /// Commits the open transaction (PostgreSQL: checking in the same round
+    /// trip that the server has not aborted it).
+    pub(crate) async fn commit_transaction(&self) -> Result<()> {
+        match self.inner()? {
+            Inner::Sqlite(c) => c
+                .execute("COMMIT", Vec::new(), Mode::InTransaction)
+                .await
+                .map(|_| ()),
+            Inner::Postgres(c) => c.commit().await,
+        }
     }
 
     /// A transaction on this connection ended cleanly (COMMIT or ROLLBACK).
@@ -235,7 +301,7 @@ impl Drop for Connection {
 
 impl Run for Connection {
     async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
-        self.execute_with(sql, binds?, false).await
+        self.execute_with(sql, binds?, false, Origin::Raw).await
     }
 
     async fn run_query<T: FromRow>(
@@ -244,10 +310,26 @@ impl Run for Connection {
         binds: Result<Vec<Value>>,
         cardinality: Cardinality,
     ) -> Result<Vec<T>> {
-        self.query_with(sql, binds?, cardinality, false).await
+        self.query_with(sql, binds?, cardinality, false, Origin::Raw)
+            .await
     }
 
     fn run_dialect(&self) -> Dialect {
         self.dialect()
+    }
+
+    async fn run_rendered_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
+        self.execute_with(sql, binds?, false, Origin::Rendered)
+            .await
+    }
+
+    async fn run_rendered_query<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: Result<Vec<Value>>,
+        cardinality: Cardinality,
+    ) -> Result<Vec<T>> {
+        self.query_with(sql, binds?, cardinality, false, Origin::Rendered)
+            .await
     }
 }

@@ -1,11 +1,12 @@
 //! `Database`: a pooled handle over either backend, picked by URL.
 
+use crate::backend::may_change_session;
 use crate::backend::postgres::PgPool;
 use crate::backend::sqlite::{OnConnect, SqlitePool};
 use crate::backend::Dialect;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::executor::private::Run;
+use crate::executor::private::{Origin, Run};
 use crate::options::{ConnectOptions, Target};
 use crate::pool::{PoolConfig, PoolStatus};
 use crate::row::{Cardinality, FromRow};
@@ -263,13 +264,66 @@ impl Database {
     }
 }
 
-impl Run for Database {
-    async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
+impl Database {
+    /// A SQLite raw statement that may change session state runs on a
+    /// checked-out connection, which then closes instead of going back to
+    /// the pool (see [`Connection`]); every other SQLite statement is
+    /// queued on a worker without holding a connection.
+    fn sqlite_needs_connection(sql: &str, origin: Origin) -> bool {
+        origin == Origin::Raw && may_change_session(sql, false)
+    }
+
+    async fn execute_as(
+        &self,
+        sql: &str,
+        binds: Result<Vec<Value>>,
+        origin: Origin,
+    ) -> Result<u64> {
         let binds = binds?;
         match &*self.inner {
+            Inner::Sqlite(pool) if Self::sqlite_needs_connection(sql, origin) => {
+                let conn = pool.connection_for(sql).await?;
+                conn.execute_with(sql, binds, false, origin).await
+            }
             Inner::Sqlite(pool) => pool.execute(sql, binds).await,
-            Inner::Postgres(pool) => pool.get().await?.run_execute(sql, Ok(binds)).await,
+            Inner::Postgres(pool) => {
+                let conn = pool.get().await?;
+                conn.execute_with(sql, binds, false, origin).await
+            }
         }
+    }
+
+    async fn query_as<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: Result<Vec<Value>>,
+        cardinality: Cardinality,
+        origin: Origin,
+    ) -> Result<Vec<T>> {
+        let binds = binds?;
+        match &*self.inner {
+            Inner::Sqlite(pool) if Self::sqlite_needs_connection(sql, origin) => {
+                let conn = pool.connection_for(sql).await?;
+                conn.query_with(sql, binds, cardinality, false, origin)
+                    .await
+            }
+            Inner::Sqlite(pool) => {
+                let rows = pool.query(sql, binds, cardinality).await?;
+                cardinality.check(&rows)?;
+                Ok(rows)
+            }
+            Inner::Postgres(pool) => {
+                let conn = pool.get().await?;
+                conn.query_with(sql, binds, cardinality, false, origin)
+                    .await
+            }
+        }
+    }
+}
+
+impl Run for Database {
+    async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
+        self.execute_as(sql, binds, Origin::Raw).await
     }
 
     async fn run_query<T: FromRow>(
@@ -278,20 +332,25 @@ impl Run for Database {
         binds: Result<Vec<Value>>,
         cardinality: Cardinality,
     ) -> Result<Vec<T>> {
-        let binds = binds?;
-        let rows = match &*self.inner {
-            Inner::Sqlite(pool) => pool.query(sql, binds, cardinality).await?,
-            Inner::Postgres(pool) => {
-                let conn = pool.get().await?;
-                conn.pg_conn()?.query(sql, &binds, cardinality).await?
-            }
-        };
-        cardinality.check(&rows)?;
-        Ok(rows)
+        self.query_as(sql, binds, cardinality, Origin::Raw).await
     }
 
     fn run_dialect(&self) -> Dialect {
         self.dialect()
+    }
+
+    async fn run_rendered_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
+        self.execute_as(sql, binds, Origin::Rendered).await
+    }
+
+    async fn run_rendered_query<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: Result<Vec<Value>>,
+        cardinality: Cardinality,
+    ) -> Result<Vec<T>> {
+        self.query_as(sql, binds, cardinality, Origin::Rendered)
+            .await
     }
 }
 

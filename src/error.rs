@@ -99,8 +99,10 @@ pub enum Error {
         source: BoxError,
     },
 
-    /// Opening a connection failed.
-    #[error("could not connect to the database")]
+    /// Opening a connection failed. The message carries the whole cause
+    /// (the server's message such as `database "x" does not exist`, the
+    /// I/O error, a TLS failure), so a bare `{}` of it says why.
+    #[error("could not connect to the database: {}", chain(source.as_ref()))]
     Connect {
         /// The driver's error.
         #[source]
@@ -332,6 +334,22 @@ impl Error {
             actual: actual.into(),
         }
     }
+}
+
+/// An error and its causes as one line: `a: b: c`, leaving out a cause
+/// whose text is already shown (drivers often repeat their cause).
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Turns a not-found error into `Ok(None)`.

@@ -10,7 +10,24 @@ pub(crate) mod private {
     use super::*;
     use crate::value::Value;
 
+    /// Who wrote a statement.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Origin {
+        /// Raw SQL from the user: it may change session state (see
+        /// `backend::may_change_session`), so its connection may need a
+        /// reset before reuse.
+        Raw,
+        /// Rendered by Sylvan (QuerySet, models, relations, transaction
+        /// control): never changes session state.
+        Rendered,
+    }
+
     /// What an executor must provide; sealed so the set stays ours.
+    ///
+    /// `run_execute` / `run_query` take raw SQL; the `run_rendered_*`
+    /// variants take statements Sylvan rendered itself, which skip the
+    /// session-state check. An executor that does not tell the two apart
+    /// treats everything as raw, which is always safe.
     pub trait Run: Send + Sync {
         fn run_execute(
             &self,
@@ -28,6 +45,25 @@ pub(crate) mod private {
         ) -> impl Future<Output = Result<Vec<T>>> + Send;
 
         fn run_dialect(&self) -> Dialect;
+
+        /// [`Run::run_execute`] for a statement Sylvan rendered.
+        fn run_rendered_execute(
+            &self,
+            sql: &str,
+            binds: Result<Vec<Value>>,
+        ) -> impl Future<Output = Result<u64>> + Send {
+            self.run_execute(sql, binds)
+        }
+
+        /// [`Run::run_query`] for a statement Sylvan rendered.
+        fn run_rendered_query<T: FromRow>(
+            &self,
+            sql: &str,
+            binds: Result<Vec<Value>>,
+            cardinality: Cardinality,
+        ) -> impl Future<Output = Result<Vec<T>>> + Send {
+            self.run_query(sql, binds, cardinality)
+        }
     }
 
     impl<E: Run> Run for &E {
@@ -50,6 +86,23 @@ pub(crate) mod private {
 
         fn run_dialect(&self) -> Dialect {
             (**self).run_dialect()
+        }
+
+        fn run_rendered_execute(
+            &self,
+            sql: &str,
+            binds: Result<Vec<Value>>,
+        ) -> impl Future<Output = Result<u64>> + Send {
+            (**self).run_rendered_execute(sql, binds)
+        }
+
+        fn run_rendered_query<T: FromRow>(
+            &self,
+            sql: &str,
+            binds: Result<Vec<Value>>,
+            cardinality: Cardinality,
+        ) -> impl Future<Output = Result<Vec<T>>> + Send {
+            (**self).run_rendered_query(sql, binds, cardinality)
         }
     }
 }

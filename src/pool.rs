@@ -229,10 +229,7 @@ pub(crate) struct LastError(Mutex<Option<String>>);
 
 impl LastError {
     pub(crate) fn record(&self, e: &Error) {
-        let text = match std::error::Error::source(e) {
-            Some(source) => format!("{e}: {source}"),
-            None => e.to_string(),
-        };
+        let text = crate::error::chain(e);
         *self
             .0
             .lock()

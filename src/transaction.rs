@@ -18,7 +18,7 @@
 use crate::backend::Dialect;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::executor::private::Run;
+use crate::executor::private::{Origin, Run};
 use crate::row::{Cardinality, FromRow};
 use crate::value::Value;
 use std::future::Future;
@@ -159,6 +159,41 @@ struct TxState {
     /// aborted the transaction until a savepoint at or above that level is
     /// rolled back.
     failed_at: Option<usize>,
+    /// A statement's future was dropped before it finished (a caller's
+    /// timeout): whether it ran, failed or is still running is unknown, so
+    /// the whole transaction is refused from then on and rolled back.
+    abandoned: bool,
+}
+
+/// Why a transaction with an abandoned statement is refused.
+const ABANDONED: &str = "a statement of this transaction was abandoned before it finished (its future was dropped or it timed out), so whether it ran is unknown: the whole transaction is rolled back on both backends";
+
+/// Marks the transaction abandoned when a statement's future is dropped
+/// before [`Pending::done`].
+struct Pending<'a> {
+    state: &'a Mutex<TxState>,
+    finished: bool,
+}
+
+impl Pending<'_> {
+    fn done(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            lock_state(self.state).abandoned = true;
+        }
+    }
+}
+
+fn lock_state(state: &Mutex<TxState>) -> std::sync::MutexGuard<'_, TxState> {
+    // TxState is whole between statements: a panic cannot leave it torn.
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl std::fmt::Debug for Transaction<'_> {
@@ -194,7 +229,8 @@ impl Transaction<'static> {
     /// the connection goes back to the pool, which rolls it back).
     pub(crate) async fn begin_owned(conn: Connection, options: TransactionOptions) -> Result<Self> {
         let sql = options.begin_sql(conn.dialect());
-        conn.execute_with(&sql, Vec::new(), false).await?;
+        conn.execute_with(&sql, Vec::new(), false, Origin::Rendered)
+            .await?;
         Ok(Transaction {
             conn: Conn::Owned(Box::new(conn)),
             depth: 0,
@@ -205,14 +241,18 @@ impl Transaction<'static> {
 }
 
 impl<'c> Transaction<'c> {
-    /// Begins a transaction on a borrowed connection.
+    /// Begins a transaction on a borrowed connection, which it borrows
+    /// exclusively until it ends: nothing else can run on that connection
+    /// beside the transaction and escape its bookkeeping.
     pub(crate) async fn begin_borrowed(
-        conn: &'c Connection,
+        conn: &'c mut Connection,
         options: TransactionOptions,
     ) -> Result<Self> {
+        let conn: &'c Connection = conn;
         let sql = options.begin_sql(conn.dialect());
         let mut guard = BeginGuard { conn, armed: true };
-        conn.execute_with(&sql, Vec::new(), false).await?;
+        conn.execute_with(&sql, Vec::new(), false, Origin::Rendered)
+            .await?;
         guard.armed = false;
         Ok(Transaction {
             conn: Conn::Borrowed(conn),
@@ -227,9 +267,34 @@ impl<'c> Transaction<'c> {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, TxState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock_state(&self.state)
+    }
+
+    /// Refuses every statement once one was abandoned (see [`ABANDONED`]).
+    fn usable(&self) -> Result<()> {
+        if self.state().abandoned {
+            return Err(Error::TransactionAborted {
+                reason: ABANDONED.into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs one user statement of the transaction: refused once the
+    /// transaction is poisoned; dropped savepoints are rolled back first;
+    /// a drop before it finishes poisons the transaction; a failure is
+    /// recorded.
+    async fn statement<T>(&self, run: impl Future<Output = Result<T>>) -> Result<T> {
+        self.usable()?;
+        self.flush().await?;
+        let pending = Pending {
+            state: &self.state,
+            finished: false,
+        };
+        let result = run.await;
+        pending.done();
+        self.note(&result);
+        result
     }
 
     /// True for a savepoint (a nested transaction).
@@ -265,7 +330,7 @@ impl<'c> Transaction<'c> {
     async fn control(&self, sql: &str) -> Result<()> {
         let result = self
             .connection()
-            .execute_with(sql, Vec::new(), true)
+            .execute_with(sql, Vec::new(), true, Origin::Rendered)
             .await
             .map(|_| ());
         self.note(&result);
@@ -302,10 +367,17 @@ impl<'c> Transaction<'c> {
             }
             // One message, so the pair is never split by a cancellation.
             let script = format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}");
-            match self.connection().script_with(&script, true).await {
+            match self
+                .connection()
+                .script_with(&script, true, Origin::Rendered)
+                .await
+            {
                 Ok(()) => {}
                 Err(e) if probe && is_missing_savepoint(&e) => {
-                    let undone = self.connection().script_with(PROBE_ROLLBACK, true).await;
+                    let undone = self
+                        .connection()
+                        .script_with(PROBE_ROLLBACK, true, Origin::Rendered)
+                        .await;
                     self.note(&undone);
                     undone?;
                 }
@@ -323,6 +395,7 @@ impl<'c> Transaction<'c> {
     /// Starts a savepoint: a nested transaction whose work can be rolled
     /// back alone. The outer transaction is borrowed until it ends.
     pub async fn savepoint(&mut self) -> Result<Transaction<'_>> {
+        self.usable()?;
         self.flush().await?;
         let depth = self.depth + 1;
         self.control(&format!("SAVEPOINT {}", savepoint_name(depth)))
@@ -338,21 +411,33 @@ impl<'c> Transaction<'c> {
     /// Runs a script of several statements without binds inside the
     /// transaction (see [`Connection::execute_script`]).
     pub async fn execute_script(&self, sql: &str) -> Result<()> {
-        self.flush().await?;
-        let result = self.connection().script_with(sql, true).await;
-        self.note(&result);
-        result
+        self.statement(self.connection().script_with(sql, true, Origin::Raw))
+            .await
     }
 
     /// Commits (a savepoint: releases it into the outer transaction).
     ///
-    /// A PostgreSQL transaction in which a statement failed (outside a
-    /// savepoint rolled back since) was aborted by the server: committing it
-    /// rolls it back and returns [`Error::TransactionAborted`], never `Ok`.
-    /// If the connection fails while `COMMIT` is in flight, the outcome is
-    /// unknown and reported as [`Error::CommitOutcomeUnknown`], never as
-    /// success or as a clean rollback.
+    /// `Ok` means the server committed. Otherwise:
+    /// - a PostgreSQL transaction in which a statement failed (outside a
+    ///   savepoint rolled back since) was aborted by the server: committing
+    ///   it rolls it back and returns [`Error::TransactionAborted`]. Sylvan
+    ///   also checks the server's own view in the same round trip as
+    ///   `COMMIT`, so a failure its bookkeeping missed is caught too;
+    /// - a transaction with an abandoned statement (a statement future
+    ///   dropped, e.g. by the caller's timeout, or a statement timeout) is
+    ///   rolled back on both backends and reported as
+    ///   [`Error::TransactionAborted`], even if that statement went on to
+    ///   succeed on the server;
+    /// - a session the server ended because it sat idle in the transaction
+    ///   (PostgreSQL's `idle_in_transaction_session_timeout`, SQLSTATE
+    ///   25P03) is [`Error::TransactionAborted`]: the server said so;
+    /// - if the connection fails while `COMMIT` is in flight, the outcome is
+    ///   unknown and reported as [`Error::CommitOutcomeUnknown`], never as
+    ///   success or as a clean rollback.
     pub async fn commit(mut self) -> Result<()> {
+        // Refused with `done` unset: the drop rolls back (or the pool
+        // cancels the abandoned statement and discards the connection).
+        self.usable()?;
         self.flush().await?;
         if self.depth > 0 {
             self.control(&format!("RELEASE SAVEPOINT {}", savepoint_name(self.depth)))
@@ -361,24 +446,17 @@ impl<'c> Transaction<'c> {
             return Ok(());
         }
         if self.state().failed_at.is_some() {
-            let _ = self
-                .connection()
-                .execute_with("ROLLBACK", Vec::new(), false)
-                .await;
-            self.connection().transaction_closed();
-            self.done = true;
-            return Err(Error::TransactionAborted {
-                reason: "a statement failed earlier in the transaction (outside a rolled-back savepoint), so PostgreSQL aborted it".into(),
-            });
+            return self.roll_back_aborted("a statement failed earlier in the transaction (outside a rolled-back savepoint), so PostgreSQL aborted it").await;
         }
-        let result = match self
-            .connection()
-            .execute_with("COMMIT", Vec::new(), true)
-            .await
-        {
-            Ok(_) => {
-                self.connection().transaction_closed();
-                Ok(())
+        let result = match self.connection().commit_transaction().await {
+            Ok(()) => Ok(()),
+            Err(e) if is_aborted_transaction(&e) => {
+                return self.roll_back_aborted("PostgreSQL had already aborted the transaction (a statement in it failed), so COMMIT would have rolled it back").await;
+            }
+            Err(e) if crate::backend::postgres::is_idle_in_transaction_timeout(&e) => {
+                Err(Error::TransactionAborted {
+                    reason: format!("the server ended the session because it sat idle inside the transaction, which it rolled back ({})", crate::error::chain(&e)),
+                })
             }
             Err(Error::ConnectionLost { source, .. }) => {
                 Err(Error::CommitOutcomeUnknown { source })
@@ -389,8 +467,31 @@ impl<'c> Transaction<'c> {
         result
     }
 
+    /// Rolls back a transaction the server aborted and reports it.
+    async fn roll_back_aborted(&mut self, reason: &str) -> Result<()> {
+        let rolled_back = self
+            .connection()
+            .execute_with("ROLLBACK", Vec::new(), false, Origin::Rendered)
+            .await;
+        if rolled_back.is_ok() {
+            self.connection().transaction_closed();
+            self.done = true;
+        }
+        Err(Error::TransactionAborted {
+            reason: reason.into(),
+        })
+    }
+
     /// Rolls back (a savepoint: only its own work).
+    ///
+    /// With an abandoned statement (see [`Transaction::commit`]) nothing is
+    /// sent, since the statement may still be running: the transaction is
+    /// rolled back as when dropped (on PostgreSQL the pool cancels the
+    /// statement and discards the connection).
     pub async fn rollback(mut self) -> Result<()> {
+        if self.usable().is_err() {
+            return Ok(());
+        }
         self.flush().await?;
         if self.depth > 0 {
             let name = savepoint_name(self.depth);
@@ -400,7 +501,7 @@ impl<'c> Transaction<'c> {
             self.control(&format!("RELEASE SAVEPOINT {name}")).await?;
         } else {
             self.connection()
-                .execute_with("ROLLBACK", Vec::new(), false)
+                .execute_with("ROLLBACK", Vec::new(), false, Origin::Rendered)
                 .await?;
             self.connection().transaction_closed();
         }
@@ -426,13 +527,37 @@ impl Drop for Transaction<'_> {
     }
 }
 
+impl Transaction<'_> {
+    async fn execute_as(
+        &self,
+        sql: &str,
+        binds: Result<Vec<Value>>,
+        origin: Origin,
+    ) -> Result<u64> {
+        let binds = binds?;
+        self.statement(self.connection().execute_with(sql, binds, true, origin))
+            .await
+    }
+
+    async fn query_as<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: Result<Vec<Value>>,
+        cardinality: Cardinality,
+        origin: Origin,
+    ) -> Result<Vec<T>> {
+        let binds = binds?;
+        self.statement(
+            self.connection()
+                .query_with(sql, binds, cardinality, true, origin),
+        )
+        .await
+    }
+}
+
 impl Run for Transaction<'_> {
     async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
-        let binds = binds?;
-        self.flush().await?;
-        let result = self.connection().execute_with(sql, binds, true).await;
-        self.note(&result);
-        result
+        self.execute_as(sql, binds, Origin::Raw).await
     }
 
     async fn run_query<T: FromRow>(
@@ -441,19 +566,32 @@ impl Run for Transaction<'_> {
         binds: Result<Vec<Value>>,
         cardinality: Cardinality,
     ) -> Result<Vec<T>> {
-        let binds = binds?;
-        self.flush().await?;
-        let result = self
-            .connection()
-            .query_with(sql, binds, cardinality, true)
-            .await;
-        self.note(&result);
-        result
+        self.query_as(sql, binds, cardinality, Origin::Raw).await
     }
 
     fn run_dialect(&self) -> Dialect {
         self.connection().dialect()
     }
+
+    async fn run_rendered_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
+        self.execute_as(sql, binds, Origin::Rendered).await
+    }
+
+    async fn run_rendered_query<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: Result<Vec<Value>>,
+        cardinality: Cardinality,
+    ) -> Result<Vec<T>> {
+        self.query_as(sql, binds, cardinality, Origin::Rendered)
+            .await
+    }
+}
+
+/// The server refused a statement because the transaction was already
+/// aborted (SQLSTATE 25P02): what `COMMIT`'s check reports.
+fn is_aborted_transaction(e: &Error) -> bool {
+    matches!(e, Error::Database { code: Some(code), .. } if code == "25P02")
 }
 
 const PROBE_SAVEPOINT: &str = "SAVEPOINT sylvan_probe";

@@ -98,6 +98,49 @@ pub(crate) fn rewrite_placeholders_for_sqlite(sql: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Statements that, as such, leave no session state behind (PostgreSQL);
+/// the functions they call still may (see [`may_change_session`]).
+const PLAIN_DML: &[&str] = &[
+    "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES", "TABLE", "EXPLAIN",
+];
+
+/// Words whose presence in a raw statement means it may leave session
+/// state behind even though it starts like plain DML: `set_config(…,
+/// false)`, session advisory locks, `SELECT … INTO TEMP`, `pg_temp`,
+/// dblink's named connections (PostgreSQL); temporary objects, pragmas and
+/// attached databases (SQLite).
+const SESSION_WORDS_PG: &[&str] = &["set_config", "advisory", "temp", "dblink"];
+const SESSION_WORDS_SQLITE: &[&str] = &["temp", "pragma", "attach", "detach"];
+
+/// True when a raw statement (or script) written by a user may change the
+/// state of the session it runs on — a setting, the role, a temporary
+/// table, `LISTEN`, a session lock, a prepared statement, an open
+/// transaction — so that its connection must be reset before anyone else
+/// borrows it. Errs on the side of "may": a false positive costs one reset,
+/// a false negative leaks state. Statements Sylvan renders itself never
+/// change session state and are not checked.
+///
+/// What it cannot see: a user-defined function called from plain DML that
+/// changes session state inside its body.
+pub(crate) fn may_change_session(sql: &str, postgres: bool) -> bool {
+    if postgres {
+        !first_keyword_is(sql, PLAIN_DML) || contains_any_ignore_case(sql, SESSION_WORDS_PG)
+    } else {
+        contains_any_ignore_case(sql, SESSION_WORDS_SQLITE)
+    }
+}
+
+/// True when `hay` contains one of the lower-case ASCII `needles`, ignoring
+/// ASCII case.
+fn contains_any_ignore_case(hay: &str, needles: &[&str]) -> bool {
+    let hay = hay.as_bytes();
+    needles.iter().any(|needle| {
+        let needle = needle.as_bytes();
+        hay.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    })
+}
+
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
@@ -114,6 +157,38 @@ mod tests {
         assert_eq!(first_keyword("-- c\n/* x */ WITH a AS (SELECT 1)"), "WITH");
         assert_eq!(first_keyword("(SELECT 1)"), "");
         assert_eq!(first_keyword(""), "");
+    }
+
+    #[test]
+    fn session_changes() {
+        for sql in [
+            "SET search_path = x",
+            "reset all",
+            "LISTEN chan",
+            "PREPARE p AS SELECT 1",
+            "CREATE TEMP TABLE t (x int)",
+            "SELECT set_config('app.user', '1', false)",
+            "select PG_ADVISORY_LOCK(1)",
+            "SELECT 1 INTO TEMPORARY t",
+            "SET LOCAL x = 1; BEGIN",
+            "DO $$ BEGIN PERFORM 1; END $$",
+            "CALL p()",
+        ] {
+            assert!(may_change_session(sql, true), "{sql}");
+        }
+        for sql in [
+            "SELECT 1",
+            "  insert into t values ($1)",
+            "UPDATE t SET x = 1",
+            "WITH a AS (SELECT 1) SELECT * FROM a",
+        ] {
+            assert!(!may_change_session(sql, true), "{sql}");
+        }
+        assert!(may_change_session("PRAGMA foreign_keys = OFF", false));
+        assert!(may_change_session("CREATE TEMP TABLE t (x)", false));
+        assert!(may_change_session("ATTACH 'x.db' AS x", false));
+        assert!(!may_change_session("SELECT 1", false));
+        assert!(!may_change_session("CREATE TABLE t (x)", false));
     }
 
     #[test]

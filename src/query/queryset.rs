@@ -280,7 +280,9 @@ impl<M: Model> QuerySet<M> {
     /// Every matching row.
     pub async fn all<E: Executor>(&self, executor: &E) -> Result<Vec<M>> {
         let (sql, binds) = self.render_select(executor.dialect());
-        executor.run_query(&sql, Ok(binds), Cardinality::All).await
+        executor
+            .run_rendered_query(&sql, Ok(binds), Cardinality::All)
+            .await
     }
 
     /// Streams the matching rows one at a time, never holding the whole
@@ -303,7 +305,7 @@ impl<M: Model> QuerySet<M> {
         query.limit = Some(query.limit.map_or(1, |l| l.min(1)));
         let (sql, binds) = query.render_select(executor.dialect());
         let mut rows = executor
-            .run_query(&sql, Ok(binds), Cardinality::Optional)
+            .run_rendered_query(&sql, Ok(binds), Cardinality::Optional)
             .await?;
         Ok(rows.pop())
     }
@@ -317,7 +319,7 @@ impl<M: Model> QuerySet<M> {
         }
         let (sql, binds) = query.render_select(executor.dialect());
         let mut rows = executor
-            .run_query(&sql, Ok(binds), Cardinality::One)
+            .run_rendered_query(&sql, Ok(binds), Cardinality::One)
             .await?;
         rows.pop().ok_or(Error::NotFound)
     }
@@ -334,7 +336,7 @@ impl<M: Model> QuerySet<M> {
             w.push_sql(") AS counted");
             let (sql, _) = w.finish();
             return executor
-                .run_query(&sql, Ok(binds), Cardinality::One)
+                .run_rendered_query(&sql, Ok(binds), Cardinality::One)
                 .await
                 .and_then(one);
         }
@@ -342,7 +344,7 @@ impl<M: Model> QuerySet<M> {
         self.push_from_where(&mut w);
         let (sql, binds) = w.finish();
         executor
-            .run_query(&sql, Ok(binds), Cardinality::One)
+            .run_rendered_query(&sql, Ok(binds), Cardinality::One)
             .await
             .and_then(one)
     }
@@ -357,7 +359,7 @@ impl<M: Model> QuerySet<M> {
         };
         let sql = format!("SELECT EXISTS ({inner})");
         executor
-            .run_query(&sql, Ok(binds), Cardinality::One)
+            .run_rendered_query(&sql, Ok(binds), Cardinality::One)
             .await
             .and_then(one)
     }
@@ -395,7 +397,7 @@ impl<M: Model> QuerySet<M> {
         executor: &E,
     ) -> Result<u64> {
         match self.render_update(assignments, executor.dialect(), false)? {
-            Some((sql, binds)) => executor.run_execute(&sql, Ok(binds)).await,
+            Some((sql, binds)) => executor.run_rendered_execute(&sql, Ok(binds)).await,
             None => Ok(0),
         }
     }
@@ -438,13 +440,15 @@ impl<M: Model> QuerySet<M> {
     /// Deletes every matching row, returning how many went.
     pub async fn delete<E: Executor>(&self, executor: &E) -> Result<u64> {
         let (sql, binds) = self.render_delete(executor.dialect(), false)?;
-        executor.run_execute(&sql, Ok(binds)).await
+        executor.run_rendered_execute(&sql, Ok(binds)).await
     }
 
     /// Deletes every matching row, returning the deleted rows.
     pub async fn delete_returning<E: Executor>(&self, executor: &E) -> Result<Vec<M>> {
         let (sql, binds) = self.render_delete(executor.dialect(), true)?;
-        executor.run_query(&sql, Ok(binds), Cardinality::All).await
+        executor
+            .run_rendered_query(&sql, Ok(binds), Cardinality::All)
+            .await
     }
 
     fn render_delete(&self, dialect: Dialect, returning: bool) -> Result<(String, Vec<Value>)> {
@@ -465,7 +469,11 @@ impl<M: Model> QuerySet<M> {
         executor: &E,
     ) -> Result<Vec<M>> {
         match self.render_update(assignments, executor.dialect(), true)? {
-            Some((sql, binds)) => executor.run_query(&sql, Ok(binds), Cardinality::All).await,
+            Some((sql, binds)) => {
+                executor
+                    .run_rendered_query(&sql, Ok(binds), Cardinality::All)
+                    .await
+            }
             None => self.all(executor).await,
         }
     }

@@ -294,7 +294,9 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
     /// Every row.
     pub async fn all<E: Executor>(&self, executor: &E) -> Result<Vec<P::Row>> {
         let (sql, binds) = self.render(executor.dialect(), None);
-        executor.run_query(&sql, Ok(binds), Cardinality::All).await
+        executor
+            .run_rendered_query(&sql, Ok(binds), Cardinality::All)
+            .await
     }
 
     /// The first row, or `None`.
@@ -302,7 +304,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
         let limit = self.query.limit.map_or(1, |l| l.min(1));
         let (sql, binds) = self.render(executor.dialect(), Some(limit));
         let mut rows = executor
-            .run_query(&sql, Ok(binds), Cardinality::Optional)
+            .run_rendered_query(&sql, Ok(binds), Cardinality::Optional)
             .await?;
         Ok(rows.pop())
     }
@@ -312,7 +314,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
     pub async fn one<E: Executor>(&self, executor: &E) -> Result<P::Row> {
         let (sql, binds) = self.render(executor.dialect(), None);
         let mut rows = executor
-            .run_query(&sql, Ok(binds), Cardinality::One)
+            .run_rendered_query(&sql, Ok(binds), Cardinality::One)
             .await?;
         rows.pop().ok_or(Error::NotFound)
     }

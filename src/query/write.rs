@@ -274,13 +274,13 @@ pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
         match returning {
             Returning::Row => {
                 let rows: Vec<M> = executor
-                    .run_query(&sql, Ok(binds), Cardinality::All)
+                    .run_rendered_query(&sql, Ok(binds), Cardinality::All)
                     .await?;
                 stored.extend(rows);
             }
             Returning::Key => {
                 let keys: Vec<M::PrimaryKey> = executor
-                    .run_query(&sql, Ok(binds), Cardinality::All)
+                    .run_rendered_query(&sql, Ok(binds), Cardinality::All)
                     .await?;
                 if keys.len() != end - start {
                     return Err(crate::Error::Database {
@@ -294,7 +294,7 @@ pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
                 }
             }
             Returning::Nothing => {
-                executor.run_execute(&sql, Ok(binds)).await?;
+                executor.run_rendered_execute(&sql, Ok(binds)).await?;
             }
         }
         start = end;

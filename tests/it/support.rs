@@ -32,6 +32,20 @@ pub struct TestDb {
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
+/// Registers `test_conn_id()`, a number unique to each SQLite connection
+/// (PostgreSQL has `pg_backend_pid()`): tests compare it to prove a
+/// connection was, or was not, replaced.
+fn register_conn_id(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    static NEXT_CONN: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+    let id = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
+    conn.create_scalar_function(
+        "test_conn_id",
+        0,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8,
+        move |_| Ok(id),
+    )
+}
+
 fn unique(name: &str) -> String {
     let clean: String = name
         .chars()
@@ -76,6 +90,7 @@ impl TestDb {
         let path = dir.path().join(format!("{name}.db"));
         let url = format!("sqlite://{}", path.display());
         let db = Database::builder(&url)
+            .sqlite_on_connect(register_conn_id)
             .pool(pool)
             .connect()
             .await
@@ -93,6 +108,7 @@ impl TestDb {
     pub async fn sqlite_memory(name: &str, pool: PoolConfig) -> TestDb {
         let url = "sqlite::memory:".to_owned();
         let db = Database::builder(&url)
+            .sqlite_on_connect(register_conn_id)
             .pool(pool)
             .connect()
             .await
@@ -166,6 +182,16 @@ impl TestDb {
                 admin.close();
             }
         }
+    }
+
+    /// The identity of the connection a statement on `db` runs on:
+    /// `pg_backend_pid()` or the SQLite connection's `test_conn_id()`.
+    pub async fn connection_id<E: Executor>(&self, on: &E) -> sylvan::Result<i64> {
+        let sql = match self.kind {
+            Kind::Sqlite => "SELECT test_conn_id()",
+            Kind::Postgres => "SELECT CAST(pg_backend_pid() AS BIGINT)",
+        };
+        on.fetch_one(sql, ()).await
     }
 
     /// SQL type names that differ between the backends.

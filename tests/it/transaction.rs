@@ -489,7 +489,8 @@ async fn dropped_savepoint_survives_a_cancelled_statement(t: TestDb) -> TestDb {
     create_items(&t).await;
     // One held connection: no pool cleanup (and no stray cancel) between
     // the rounds.
-    let conn = t.db.acquire().await.unwrap();
+    let mut conn = t.db.acquire().await.unwrap();
+    let mut expected = 0;
     for n in 0..6_usize {
         let base = n as i64 * 10;
         let mut tx = conn.begin().await.unwrap();
@@ -499,16 +500,41 @@ async fn dropped_savepoint_survives_a_cancelled_statement(t: TestDb) -> TestDb {
             insert(&sp, base + 1, 1).await.unwrap();
         }
         // The next statement (a read) is cancelled at its n-th await.
-        let _ = cut_after(n, tx.fetch_one::<i64, _>("SELECT count(*) FROM items", ())).await;
-        insert(&tx, base + 2, 0).await.unwrap();
-        tx.commit().await.unwrap();
+        let cut = cut_after(n, tx.fetch_one::<i64, _>("SELECT count(*) FROM items", ())).await;
+        let later = insert(&tx, base + 2, 0).await;
+        let committed = tx.commit().await;
         assert_eq!(
             group_ids(&t.db, 1).await,
             Vec::<i64>::new(),
             "{:?}, cut at wait {n}: the dropped savepoint's row was committed",
             t.kind
         );
-        assert_eq!(group_ids(&t.db, 0).await.len(), 2 * (n + 1));
+        match cut {
+            // The read finished: the transaction goes on and commits.
+            Some(read) => {
+                read.unwrap();
+                later.unwrap();
+                committed.unwrap();
+                expected += 2;
+            }
+            // Cut before the read was sent (while the dropped savepoint
+            // was being rolled back): nothing was abandoned.
+            None if later.is_ok() => {
+                committed.unwrap();
+                expected += 2;
+            }
+            // The read was abandoned: the whole transaction is refused.
+            None => {
+                for r in [later.map(|_| ()), committed] {
+                    assert!(
+                        matches!(r, Err(Error::TransactionAborted { .. })),
+                        "{:?}, cut at wait {n}: {r:?}",
+                        t.kind
+                    );
+                }
+            }
+        }
+        assert_eq!(group_ids(&t.db, 0).await.len(), expected);
     }
     drop(conn);
     t
@@ -1137,7 +1163,7 @@ async fn cancelled_write_keeps_atomicity(t: TestDb) -> TestDb {
         }
     };
     // A held connection: no pool cleanup (and no stray cancel) meanwhile.
-    let conn = t.db.acquire().await.unwrap();
+    let mut conn = t.db.acquire().await.unwrap();
     let tx = conn.begin().await.unwrap();
     insert(&tx, 1, 1).await.unwrap();
     let cut = tokio::time::timeout(Duration::from_millis(50), tx.execute(slow_write, ())).await;
@@ -1600,7 +1626,7 @@ async fn isolation_levels_reach_postgres() {
 
 async fn connection_begin_cases(t: TestDb) -> TestDb {
     create_items(&t).await;
-    let conn = t.db.acquire().await.unwrap();
+    let mut conn = t.db.acquire().await.unwrap();
 
     let tx = conn.begin().await.unwrap();
     insert(&tx, 1, 1).await.unwrap();
@@ -1694,7 +1720,7 @@ async fn connection_begin_commits_and_a_dropped_transaction_leaves_the_connectio
 /// (its next autocommit statements would be rolled back later).
 async fn cancelled_connection_begin(t: TestDb) -> TestDb {
     create_items(&t).await;
-    let conn = t.db.acquire().await.unwrap();
+    let mut conn = t.db.acquire().await.unwrap();
     // Warm up (PostgreSQL: BEGIN prepared and cached on this connection).
     conn.begin().await.unwrap().commit().await.unwrap();
     let mut id = 0_i64;

@@ -2,7 +2,7 @@
 //! on the runtime, and a per-connection prepared-statement cache that heals
 //! itself after schema changes.
 
-use super::error::{breaks_connection, is_stale_statement, map_error};
+use super::error::{breaks_connection, is_stale_statement, map_error, ServerFatal};
 use super::types::PgBind;
 use crate::backend::first_keyword_is;
 use crate::error::{Error, Result};
@@ -11,7 +11,7 @@ use crate::value::Value;
 use futures_util::TryStreamExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_postgres::{NoTls, Statement};
 
@@ -29,6 +29,28 @@ const CANCEL_WAIT: Duration = Duration::from_millis(200);
 /// Statements after which the session may be inside a transaction.
 const TRANSACTION_KEYWORDS: &[&str] = &["BEGIN", "START", "SAVEPOINT", "CALL", "PREPARE"];
 
+/// Undoes every kind of session state a raw statement can leave behind
+/// (after a `ROLLBACK` sent just before it): settings including the role
+/// and custom settings used by row-level security, the session
+/// authorization, cursors, `LISTEN`, session advisory locks, temporary
+/// tables, sequence state, and statements made with SQL `PREPARE`. Unlike
+/// `DISCARD ALL` it keeps the protocol-level statements Sylvan's cache and
+/// the driver's type lookups hold, so nothing has to be prepared again.
+/// Settings given at connect time (`options=-c …`) are the session's
+/// defaults and survive `RESET ALL`.
+const RESET_SESSION: &str = "RESET ALL; SET SESSION AUTHORIZATION DEFAULT; CLOSE ALL; \
+     UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; \
+     DO $sylvan$ DECLARE s record; BEGIN \
+     FOR s IN SELECT name FROM pg_prepared_statements WHERE from_sql LOOP \
+     EXECUTE format('DEALLOCATE %I', s.name); END LOOP; END $sylvan$";
+
+/// Commits, first making sure the transaction is not aborted: PostgreSQL
+/// answers `COMMIT` of an aborted transaction with the tag `ROLLBACK` and no
+/// error (which the driver does not expose), while `SELECT 1` in an aborted
+/// transaction fails with 25P02 and stops the rest of the message. One
+/// message, one round trip.
+const CHECKED_COMMIT: &str = "SELECT 1; COMMIT";
+
 /// One pooled PostgreSQL connection.
 pub(crate) struct PgConn {
     client: tokio_postgres::Client,
@@ -42,6 +64,12 @@ pub(crate) struct PgConn {
     rollback_first: AtomicBool,
     /// The connection failed at the connection level.
     broken: AtomicBool,
+    /// A raw statement may have changed session state: reset it before
+    /// anyone else borrows the connection.
+    session_dirty: AtomicBool,
+    /// The FATAL/PANIC message with which the server ended the session,
+    /// recorded by the driver task.
+    fatal: Arc<Mutex<Option<ServerFatal>>>,
     pub(crate) last_used: Instant,
 }
 
@@ -93,9 +121,18 @@ impl PgConn {
             .connect(NoTls)
             .await
             .map_err(|e| Error::Connect { source: e.into() })?;
+        let fatal = Arc::new(Mutex::new(None));
+        let record = Arc::clone(&fatal);
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            // Pinned here so that the connection (and with it the channels
+            // of requests still waiting) is dropped only after its error is
+            // recorded: a caller told "connection closed" finds the cause.
+            let mut connection = std::pin::pin!(connection);
+            if let Err(e) = connection.as_mut().await {
                 tracing::debug!(target: "sylvan::pool", error = %e, "postgres connection ended");
+                if let Some(f) = ServerFatal::of(&e) {
+                    *lock(&record) = Some(f);
+                }
             }
         });
         Ok(PgConn {
@@ -105,6 +142,8 @@ impl PgConn {
             maybe_in_transaction: AtomicBool::new(false),
             rollback_first: AtomicBool::new(false),
             broken: AtomicBool::new(false),
+            session_dirty: AtomicBool::new(false),
+            fatal,
             last_used: Instant::now(),
         })
     }
@@ -145,12 +184,18 @@ impl PgConn {
         self.abandoned.load(Ordering::Acquire)
     }
 
-    /// True when the last user may have left work running or a transaction
-    /// open.
+    /// A raw statement that may change session state is about to run.
+    pub(crate) fn mark_session_dirty(&self) {
+        self.session_dirty.store(true, Ordering::Release);
+    }
+
+    /// True when the last user may have left work running, a transaction
+    /// open, or session state behind.
     pub(crate) fn needs_cleaning(&self) -> bool {
         self.is_abandoned()
             || self.may_be_in_transaction()
             || self.rollback_first.load(Ordering::Acquire)
+            || self.session_dirty.load(Ordering::Acquire)
     }
 
     /// Makes the connection fit for the next user, or says it is not: an
@@ -187,10 +232,26 @@ impl PgConn {
         self.maybe_in_transaction.load(Ordering::Acquire)
     }
 
-    /// Rolls back a transaction the last user may have left open. A failure
+    /// Rolls back a transaction the last user may have left open, and
+    /// resets the session if a raw statement may have changed it. A failure
     /// marks the connection broken, so it is discarded.
     pub(crate) async fn reset(&self) -> Result<()> {
         self.rollback_first.store(false, Ordering::Release);
+        if self.session_dirty.load(Ordering::Acquire) {
+            // Pipelined: one round trip. Separate messages, since a script
+            // holding ROLLBACK would run as one implicit transaction.
+            let (rollback, reset) = tokio::join!(
+                self.client.batch_execute("ROLLBACK"),
+                self.client.batch_execute(RESET_SESSION)
+            );
+            if let Err(e) = rollback.and(reset) {
+                self.broken.store(true, Ordering::Release);
+                return Err(map_error(e, RESET_SESSION));
+            }
+            self.maybe_in_transaction.store(false, Ordering::Release);
+            self.session_dirty.store(false, Ordering::Release);
+            return Ok(());
+        }
         if self.may_be_in_transaction() {
             if let Err(e) = self.client.batch_execute("ROLLBACK").await {
                 self.broken.store(true, Ordering::Release);
@@ -225,10 +286,7 @@ impl PgConn {
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Statement>> {
-        // A panic while holding this lock cannot leave the map inconsistent.
-        self.statements
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.statements)
     }
 
     fn forget(&self, sql: &str) {
@@ -242,6 +300,14 @@ impl PgConn {
         };
         if breaks_connection(&e) {
             self.broken.store(true, Ordering::Release);
+            // "connection closed" after the server ended the session: the
+            // server's message is the cause.
+            if let Some(fatal) = lock(&self.fatal).clone() {
+                return Error::ConnectionLost {
+                    sql: Some(sql.to_owned()),
+                    source: Box::new(fatal),
+                };
+            }
         }
         e
     }
@@ -268,6 +334,12 @@ impl PgConn {
             match attempt().await {
                 Err(Failure::Pg(e)) if !healed && is_stale_statement(&e) => {
                     self.forget(sql);
+                    if self.may_be_in_transaction() {
+                        // The error aborted the transaction: a retry could
+                        // only fail with 25P02. Report the real cause; the
+                        // statement is prepared afresh next time.
+                        break Err(self.fail(Failure::Pg(e), sql));
+                    }
                     healed = true;
                 }
                 Ok(value) => {
@@ -350,10 +422,32 @@ impl PgConn {
         result.map_err(|e| self.fail(Failure::Pg(e), sql))
     }
 
+    /// Commits the open transaction, checking first that it is not aborted
+    /// (see [`CHECKED_COMMIT`]). An aborted one fails with 25P02 and stays
+    /// open for the caller to roll back.
+    pub(crate) async fn commit(&self) -> Result<()> {
+        let flight = self.enter("COMMIT");
+        let result = self.client.batch_execute(CHECKED_COMMIT).await;
+        flight.done();
+        match result {
+            Ok(()) => {
+                self.transaction_closed();
+                Ok(())
+            }
+            Err(e) => Err(self.fail(Failure::Pg(e), "COMMIT")),
+        }
+    }
+
     /// Maps an error raised while reading a row stream.
     pub(crate) fn stream_error(&self, e: tokio_postgres::Error, sql: &str) -> Error {
         self.fail(Failure::Pg(e), sql)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every value kept under these locks is whole between statements: a
+    // panic elsewhere cannot leave it half-changed.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn bind_iter(binds: &[Value]) -> impl ExactSizeIterator<Item = PgBind<'_>> {

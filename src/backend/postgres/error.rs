@@ -37,7 +37,9 @@ pub(crate) fn map_error(e: tokio_postgres::Error, sql: &str) -> Error {
                 sql: sql.to_owned(),
             };
         }
-        if is_connection_code(code.code()) {
+        // FATAL and PANIC end the session, whatever the code (25P03
+        // idle-in-transaction timeout, 57P01 admin shutdown, …).
+        if is_connection_code(code.code()) || matches!(db.severity(), "FATAL" | "PANIC") {
             return Error::ConnectionLost {
                 sql: Some(sql.to_owned()),
                 source: e.into(),
@@ -60,6 +62,65 @@ pub(crate) fn map_error(e: tokio_postgres::Error, sql: &str) -> Error {
         message: e.to_string(),
         sql: sql.to_owned(),
     }
+}
+
+/// The message with which the server ended a session (FATAL or PANIC),
+/// kept by the connection's driver task so that a later "connection
+/// closed" can say why: it becomes the source of
+/// [`Error::ConnectionLost`].
+#[derive(Debug, Clone)]
+pub(crate) struct ServerFatal {
+    /// The SQLSTATE, e.g. `25P03` (idle-in-transaction timeout).
+    pub(crate) code: String,
+    message: String,
+}
+
+impl ServerFatal {
+    /// The server's FATAL/PANIC message inside `e`, if it is one.
+    pub(crate) fn of(e: &tokio_postgres::Error) -> Option<ServerFatal> {
+        let db = e.as_db_error()?;
+        matches!(db.severity(), "FATAL" | "PANIC").then(|| ServerFatal {
+            code: db.code().code().to_owned(),
+            message: format!("{}: {}", db.severity(), db.message()),
+        })
+    }
+}
+
+impl std::fmt::Display for ServerFatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the server ended the session: {} (SQLSTATE {})",
+            self.message, self.code
+        )
+    }
+}
+
+impl std::error::Error for ServerFatal {}
+
+/// True when the server ended the session because it sat idle inside a
+/// transaction (SQLSTATE 25P03): the transaction was rolled back.
+pub(crate) fn is_idle_in_transaction_timeout(e: &Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = match e {
+        Error::ConnectionLost { source, .. } => Some(source.as_ref()),
+        Error::Database { code, .. } => return code.as_deref() == Some("25P03"),
+        _ => None,
+    };
+    while let Some(s) = source {
+        if let Some(f) = s.downcast_ref::<ServerFatal>() {
+            return f.code == "25P03";
+        }
+        if let Some(db) = s.downcast_ref::<tokio_postgres::error::DbError>() {
+            return db.code().code() == "25P03";
+        }
+        if let Some(pg) = s.downcast_ref::<tokio_postgres::Error>() {
+            if let Some(db) = pg.as_db_error() {
+                return db.code().code() == "25P03";
+            }
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// SQLSTATE class 08 (connection exception) and 57P01–57P03 (admin

@@ -6,5 +6,6 @@ mod pool;
 mod types;
 
 pub(crate) use conn::PgConn;
+pub(crate) use error::is_idle_in_transaction_timeout;
 pub(crate) use pool::{PgManager, PgPool};
 pub(crate) use types::value_ref;

@@ -331,6 +331,13 @@ impl Worker {
         }
     }
 
+    /// Closes the connection when it next goes back to the pool instead of
+    /// reusing it (its session state may have changed); statements already
+    /// queued still run.
+    pub(crate) fn retire(&self) {
+        self.shared.broken.store(true, Ordering::Release);
+    }
+
     /// True when the connection must not be reused.
     pub(crate) fn is_broken(&self) -> bool {
         self.shared.broken.load(Ordering::Acquire)
