@@ -643,6 +643,40 @@ mod tests {
         );
     }
 
+    /// The checked COMMIT catches an aborted transaction even when the
+    /// transaction's own bookkeeping missed the failure (simulated here by
+    /// running the failing statement on the connection directly).
+    #[tokio::test]
+    async fn checked_commit_catches_a_failure_the_bookkeeping_missed() {
+        let url = std::env::var("SYLVAN_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let db = match crate::Database::connect(&url).await {
+            Ok(db) => db,
+            Err(e) if std::env::var("SYLVAN_REQUIRE_PG").as_deref() != Ok("1") => {
+                eprintln!("SKIP postgres: {e}");
+                return;
+            }
+            Err(e) => panic!("PostgreSQL is required: {e}"),
+        };
+        let tx = db.begin().await.expect("begin");
+        let failed = tx
+            .connection()
+            .execute_with("SELECT 1 / 0", Vec::new(), true, Origin::Raw)
+            .await;
+        assert!(failed.is_err());
+        assert!(tx.state().failed_at.is_none(), "the bookkeeping saw it");
+        let e = tx
+            .commit()
+            .await
+            .expect_err("committed an aborted transaction");
+        assert!(matches!(e, Error::TransactionAborted { .. }), "{e:?}");
+        // The connection is usable again.
+        let one: i64 = crate::Executor::fetch_one(&db, "SELECT 1::bigint", ())
+            .await
+            .expect("query after");
+        assert_eq!(one, 1);
+    }
+
     #[test]
     fn backoff_grows_and_is_capped() {
         for attempt in 1..20 {

@@ -5,8 +5,10 @@
 
 mod aggregate;
 mod cancel;
+mod commit_truth;
 mod errors;
 mod filter_prop;
+mod handoff;
 mod migrate;
 mod model;
 mod pool;
