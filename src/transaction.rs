@@ -9,6 +9,14 @@
 //! that cancels a statement still running and rolls back while keeping the
 //! pool slot).
 //!
+//! A statement whose future is dropped before it finishes (a caller's
+//! `tokio::time::timeout`, a cancelled task) or that hits a statement
+//! timeout *poisons* the transaction on both backends: whether it ran is
+//! unknown (on PostgreSQL it may still be running and later succeed or
+//! fail; on SQLite it is interrupted), so every later statement and
+//! `commit()` fail with [`Error::TransactionAborted`] and the transaction is
+//! rolled back. `commit()` returns `Ok` only when the server committed.
+//!
 //! On SQLite a write transaction takes the single writer connection and
 //! begins `IMMEDIATE`, so it holds the write lock from the start and never
 //! fails later with `SQLITE_BUSY`; a read-only transaction uses a reader.
@@ -118,7 +126,20 @@ impl Conn<'_> {
     }
 }
 
-/// An open transaction, or a savepoint inside one (see the module docs).
+/// An open transaction, or a savepoint inside one.
+///
+/// It commits only when told to. Dropped at any point — after an error, a
+/// panic, or with its future cancelled at any await — it is rolled back
+/// before its connection serves anyone else.
+///
+/// A statement whose future is dropped before it finishes (a caller's
+/// `tokio::time::timeout`, a cancelled task) or that hits a statement
+/// timeout *poisons* the transaction on both backends: whether it ran is
+/// unknown (on PostgreSQL it may still be running and later succeed or
+/// fail; on SQLite it is interrupted), so every later statement and
+/// [`commit`](Self::commit) fail with [`Error::TransactionAborted`] and the
+/// transaction is rolled back. `commit()` returns `Ok` only when the server
+/// committed.
 ///
 /// ```
 /// use sylvan::prelude::*;

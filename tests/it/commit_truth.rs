@@ -125,10 +125,10 @@ async fn a_session_killed_for_idling_in_a_transaction_reports_it_aborted() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     let e = conn.execute("SELECT 1", ()).await.unwrap_err();
     assert!(e.is_connection_lost(), "{e:?}");
-    let cause = std::error::Error::source(&e).map(|s| s.to_string());
+    let cause = crate::support::error_chain(&e);
     assert!(
-        cause.as_deref().is_some_and(|c| c.contains("25P03")),
-        "the cause is not the server's FATAL: {cause:?}"
+        cause.contains("25P03"),
+        "the cause is not the server's FATAL: {cause}"
     );
     drop(conn);
     // The pool replaces the dead connection.
@@ -205,4 +205,32 @@ async fn connect_errors_show_their_cause() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("unable to open"), "{e}");
+}
+
+/// A backend terminated by an administrator (57P01) while idle: the next
+/// statement on that connection is `ConnectionLost` whose cause is the
+/// server's FATAL message, and the pool replaces the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_backend_is_connection_lost_with_the_servers_message() {
+    let Some(t) = TestDb::postgres("truth_terminated", PoolConfig::default().max_size(1)).await
+    else {
+        return;
+    };
+    let conn = t.db.acquire().await.unwrap();
+    let victim = t.connection_id(&conn).await.unwrap();
+    let admin = Database::connect(&pg_base_url()).await.unwrap();
+    let _: bool = admin
+        .fetch_one("SELECT pg_terminate_backend(CAST($1 AS INT))", (victim,))
+        .await
+        .unwrap();
+    admin.close();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let e = conn.execute("SELECT 1", ()).await.unwrap_err();
+    assert!(e.is_connection_lost(), "{e:?}");
+    let cause = crate::support::error_chain(&e);
+    assert!(cause.contains("57P01"), "{cause}");
+    drop(conn);
+    let replaced = t.connection_id(&t.db).await.unwrap();
+    assert_ne!(replaced, victim);
+    t.cleanup().await;
 }

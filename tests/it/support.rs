@@ -248,6 +248,18 @@ where
     both_with(name, PoolConfig::default().max_size(4), body).await
 }
 
+/// An error and all its causes, for assertions on what a user would see.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(" <- ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Every event of target `sylvan::query`, as `field=value` strings.
 fn captured() -> &'static std::sync::Mutex<Vec<String>> {
     static EVENTS: std::sync::OnceLock<std::sync::Mutex<Vec<String>>> = std::sync::OnceLock::new();
