@@ -7,6 +7,7 @@ mod aggregate;
 mod cancel;
 mod errors;
 mod filter_prop;
+mod like_escape;
 mod migrate;
 mod model;
 mod pool;
