@@ -16,6 +16,7 @@ mod raw;
 mod relation;
 mod roundtrip;
 mod schema;
+mod select_related_clauses;
 mod smoke;
 mod sqlite;
 mod statements;
