@@ -7,6 +7,7 @@ mod aggregate;
 mod cancel;
 mod errors;
 mod filter_prop;
+mod insert_keys;
 mod like_escape;
 mod migrate;
 mod model;
