@@ -25,4 +25,5 @@ mod stream;
 #[allow(dead_code)]
 mod support;
 mod transaction;
+mod url_secrets;
 mod write;
