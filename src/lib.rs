@@ -63,7 +63,9 @@ pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
 pub use sylvan_derive::Model;
 
 /// `embed_migrations!("dir")`: the `NNNN_name.sql` files of `dir` (relative
-/// to the crate's `Cargo.toml`) as [`Migrations`], read at compile time.
+/// to the crate's `Cargo.toml`) as [`Migrations`], read at compile time; a
+/// file that controls the transaction (`COMMIT`, `BEGIN`, …) is a compile
+/// error (see [`Migrations`] and [`Migration::is_transactional`]).
 pub use sylvan_derive::embed_migrations;
 
 /// The async iterator trait of row streams, and its combinators (`next`, …).

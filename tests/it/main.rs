@@ -10,6 +10,7 @@ mod filter_prop;
 mod insert_keys;
 mod like_escape;
 mod migrate;
+mod migrate_transactions;
 mod model;
 mod pool;
 mod queryset;
