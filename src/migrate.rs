@@ -133,11 +133,9 @@ impl Migration {
     /// Refuses transaction control statements and unknown directives (see
     /// the [module docs](crate::Migrations)).
     fn check(&self) -> Result<()> {
-        text::check_migration_text(&self.up, self.down.as_deref()).map_err(|why| {
-            Error::Migration {
-                version: Some(self.version),
-                message: format!("migration {} ({}): {why}", self.version, self.name),
-            }
+        text::check_migration_text(&self.up, self.down.as_deref()).map_err(|why| Error::Migration {
+            version: Some(self.version),
+            message: format!("migration {} ({}): {why}", self.version, self.name),
         })
     }
 
@@ -515,8 +513,11 @@ impl Session {
     async fn open(db: &Database) -> Result<Session> {
         match db.dedicated().await? {
             Dedicated::Postgres(conn) => {
-                conn.execute("SELECT pg_advisory_lock($1)", &[Value::I64(ADVISORY_LOCK_KEY)])
-                    .await?;
+                conn.execute(
+                    "SELECT pg_advisory_lock($1)",
+                    &[Value::I64(ADVISORY_LOCK_KEY)],
+                )
+                .await?;
                 Ok(Session::Postgres(conn))
             }
             Dedicated::Sqlite(conn, file) => {
@@ -535,7 +536,8 @@ impl Session {
     }
 
     async fn applied(&self) -> Result<Vec<AppliedMigration>> {
-        const SELECT: &str = "SELECT version, name, checksum FROM sylvan_migrations ORDER BY version";
+        const SELECT: &str =
+            "SELECT version, name, checksum FROM sylvan_migrations ORDER BY version";
         let rows: Vec<(i64, String, String)> = match self {
             Session::Postgres(conn) => {
                 conn.execute_script(TRACKING_TABLE).await?;
@@ -585,7 +587,10 @@ impl Session {
     async fn close(self) {
         if let Session::Postgres(conn) = &self {
             let _ = conn
-                .execute("SELECT pg_advisory_unlock($1)", &[Value::I64(ADVISORY_LOCK_KEY)])
+                .execute(
+                    "SELECT pg_advisory_unlock($1)",
+                    &[Value::I64(ADVISORY_LOCK_KEY)],
+                )
                 .await;
         }
     }
@@ -697,10 +702,16 @@ mod tests {
     fn transaction_control_statements_are_found() {
         for (sql, found) in [
             ("COMMIT", "COMMIT"),
-            ("CREATE TABLE a (x INT);\ncommit;\nCREATE TABLE b (x INT);", "commit"),
+            (
+                "CREATE TABLE a (x INT);\ncommit;\nCREATE TABLE b (x INT);",
+                "commit",
+            ),
             ("BEGIN; CREATE TABLE a (x INT); END;", "BEGIN"),
             ("CREATE TABLE a (x INT); END TRANSACTION", "END TRANSACTION"),
-            ("start  transaction isolation level serializable", "start transaction isolation level serializable"),
+            (
+                "start  transaction isolation level serializable",
+                "start transaction isolation level serializable",
+            ),
             ("SELECT 1; ROLLBACK", "ROLLBACK"),
             ("SELECT 1; ABORT;", "ABORT"),
             ("SAVEPOINT s; SELECT 1; RELEASE s", "SAVEPOINT s"),
@@ -708,7 +719,10 @@ mod tests {
             ("ROLLBACK TO SAVEPOINT s", "ROLLBACK TO SAVEPOINT s"),
             ("PREPARE TRANSACTION 'x'", "PREPARE TRANSACTION 'x'"),
             ("COMMIT PREPARED 'x'", "COMMIT PREPARED 'x'"),
-            ("/* c */ -- c\n  Commit /* trailing */ ;", "Commit /* trailing */"),
+            (
+                "/* c */ -- c\n  Commit /* trailing */ ;",
+                "Commit /* trailing */",
+            ),
             // After a string with '' and a quoted identifier with "".
             ("INSERT INTO t VALUES ('it''s; COMMIT'); COMMIT", "COMMIT"),
             ("SELECT \"a;\"\"b\"; COMMIT", "COMMIT"),
@@ -720,7 +734,10 @@ mod tests {
             // SQLite ends a comment at the first */; PostgreSQL nests.
             ("/* /* */ COMMIT; -- */", "COMMIT"),
             // A COMMIT inside a SQLite trigger body is still one.
-            ("CREATE TRIGGER t AFTER INSERT ON a BEGIN COMMIT; END", "COMMIT"),
+            (
+                "CREATE TRIGGER t AFTER INSERT ON a BEGIN COMMIT; END",
+                "COMMIT",
+            ),
             // Dollar quotes end at their own tag.
             ("DO $a$ SELECT $$x$$ $a$; COMMIT", "COMMIT"),
         ] {
@@ -776,12 +793,27 @@ mod tests {
         )
         .unwrap_err();
         let text = e.to_string();
-        assert!(matches!(e, Error::Migration { version: Some(7), .. }), "{e:?}");
-        for needle in ["0007_backfill.sql", "line 2", "`COMMIT`", "-- sylvan:no-transaction"] {
+        assert!(
+            matches!(
+                e,
+                Error::Migration {
+                    version: Some(7),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        for needle in [
+            "0007_backfill.sql",
+            "line 2",
+            "`COMMIT`",
+            "-- sylvan:no-transaction",
+        ] {
             assert!(text.contains(needle), "{needle} not in {text}");
         }
         // In the down section, lines count from the file's start.
-        let e = Migration::parse("0001_a.sql", "SELECT 1;\n-- down\nSELECT 2;\nBEGIN;\n").unwrap_err();
+        let e =
+            Migration::parse("0001_a.sql", "SELECT 1;\n-- down\nSELECT 2;\nBEGIN;\n").unwrap_err();
         assert!(e.to_string().contains("line 4: `BEGIN`"), "{e}");
         // Built by hand: refused by Migrations::new.
         let e = Migrations::new([Migration::new(3, "x", "SELECT 1; END", None)]).unwrap_err();

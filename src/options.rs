@@ -83,7 +83,10 @@ fn redact_key_value(s: &str) -> String {
     };
     let mut out = String::with_capacity(s.len());
     let mut shown = 0;
-    for pair in pairs.iter().filter(|p| p.key.eq_ignore_ascii_case("password")) {
+    for pair in pairs
+        .iter()
+        .filter(|p| p.key.eq_ignore_ascii_case("password"))
+    {
         out.push_str(&s[shown..pair.raw.start]);
         out.push_str("***");
         shown = pair.raw.end;
@@ -309,7 +312,11 @@ impl ConnectOptions {
         } else if base.starts_with("postgres://") || base.starts_with("postgresql://") {
             let authority = base.split_once("://").map_or("", |(_, rest)| rest);
             let host = authority.split_once('@').map_or("", |(_, host)| host);
-            if host.split(['/', '?']).next().is_some_and(|h| h.contains('@')) {
+            if host
+                .split(['/', '?'])
+                .next()
+                .is_some_and(|h| h.contains('@'))
+            {
                 return Err(bad(
                     url,
                     "the user name or password holds an `@`: write it percent-encoded (%40)",
@@ -352,7 +359,10 @@ fn sqlite_options(url: &str, rest: &str, params: Vec<(String, String)>) -> Resul
             // with `file:` as a URI, whose `?mode=ro`, `&vfs=…` and the like
             // would slip past the parameter list above: such a relative
             // path is opened as `./file:…`, a plain file name.
-            let path = if path.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("file:")) {
+            let path = if path
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case("file:"))
+            {
                 format!("./{path}")
             } else {
                 path

@@ -106,10 +106,8 @@ mod tests {
 
     impl Dir {
         fn with(name: &str, files: &[(&str, &str)]) -> Dir {
-            let path = std::env::temp_dir().join(format!(
-                "sylvan_derive_{name}_{}",
-                std::process::id()
-            ));
+            let path =
+                std::env::temp_dir().join(format!("sylvan_derive_{name}_{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&path);
             std::fs::create_dir_all(&path).unwrap();
             for (file, text) in files {
@@ -120,7 +118,10 @@ mod tests {
 
         fn lit(&self) -> LitStr {
             // An absolute path: joined to CARGO_MANIFEST_DIR, it wins.
-            LitStr::new(&self.0.display().to_string(), proc_macro2::Span::call_site())
+            LitStr::new(
+                &self.0.display().to_string(),
+                proc_macro2::Span::call_site(),
+            )
         }
     }
 

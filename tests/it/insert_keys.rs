@@ -46,10 +46,21 @@ async fn ten_thousand_keys_match_their_rows() {
             .into_iter()
             .map(|(id, tag, n)| (id, (tag, n)))
             .collect();
-        for (expected, object) in rows("a", 10_000).iter().zip(&a).chain(rows("b", 10_000).iter().zip(&b)) {
+        for (expected, object) in rows("a", 10_000)
+            .iter()
+            .zip(&a)
+            .chain(rows("b", 10_000).iter().zip(&b))
+        {
             assert_eq!((&object.tag, object.n), (&expected.tag, expected.n));
-            let row = by_id.get(&object.id).unwrap_or_else(|| panic!("{object:?}: no such row"));
-            assert_eq!(row, &(object.tag.clone(), object.n), "{:?}: key of another row", t.kind);
+            let row = by_id
+                .get(&object.id)
+                .unwrap_or_else(|| panic!("{object:?}: no such row"));
+            assert_eq!(
+                row,
+                &(object.tag.clone(), object.n),
+                "{:?}: key of another row",
+                t.kind
+            );
         }
         t
     })

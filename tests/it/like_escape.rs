@@ -50,12 +50,26 @@ async fn every_helper_matches(db: &Database) {
         v.sort();
         v
     };
-    for s in ["%", "0% ", "_", "a_b", r"\", r"k\s", "'", "it's", r"\'", "%'_\\", "plain", "PLAIN"] {
+    for s in [
+        "%", "0% ", "_", "a_b", r"\", r"k\s", "'", "it's", r"\'", "%'_\\", "plain", "PLAIN",
+    ] {
         let lower = s.to_lowercase();
         let cases: [(&str, Condition<Item>, Vec<String>); 6] = [
-            ("contains", Item::NAME.contains(s), expect(&|n| n.contains(s))),
-            ("startswith", Item::NAME.startswith(s), expect(&|n| n.starts_with(s))),
-            ("endswith", Item::NAME.endswith(s), expect(&|n| n.ends_with(s))),
+            (
+                "contains",
+                Item::NAME.contains(s),
+                expect(&|n| n.contains(s)),
+            ),
+            (
+                "startswith",
+                Item::NAME.startswith(s),
+                expect(&|n| n.starts_with(s)),
+            ),
+            (
+                "endswith",
+                Item::NAME.endswith(s),
+                expect(&|n| n.ends_with(s)),
+            ),
             (
                 "icontains",
                 Item::NAME.icontains(s),
@@ -87,10 +101,16 @@ async fn every_helper_matches(db: &Database) {
         ("it's", vec!["it's"]),
         (r"%\\", vec![r"ends with \"]),
     ] {
-        let got = Item::objects().filter(Item::NAME.like(pattern)).all(db).await;
+        let got = Item::objects()
+            .filter(Item::NAME.like(pattern))
+            .all(db)
+            .await;
         let got = got.unwrap_or_else(|e| panic!("like({pattern:?}): {e}"));
         assert_eq!(names(got), expected, "like({pattern:?})");
-        let got = Item::objects().filter(Item::NAME.ilike(pattern)).all(db).await;
+        let got = Item::objects()
+            .filter(Item::NAME.ilike(pattern))
+            .all(db)
+            .await;
         let got = got.unwrap_or_else(|e| panic!("ilike({pattern:?}): {e}"));
         assert_eq!(names(got), expected, "ilike({pattern:?})");
     }

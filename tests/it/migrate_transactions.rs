@@ -55,8 +55,20 @@ async fn a_migration_with_commit_is_refused_before_anything_runs() {
         let dir = dir_with(&files);
         let e = Migrations::from_dir(dir.path()).unwrap_err();
         let text = e.to_string();
-        assert!(matches!(e, Error::Migration { version: Some(2), .. }), "{e:?}");
-        assert!(text.contains("0002_sneaky.sql") && text.contains("`COMMIT`"), "{text}");
+        assert!(
+            matches!(
+                e,
+                Error::Migration {
+                    version: Some(2),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            text.contains("0002_sneaky.sql") && text.contains("`COMMIT`"),
+            "{text}"
+        );
 
         // Built without the file check (as embed_migrations! does, which
         // checks at compile time), run() refuses it all the same, first.
@@ -99,7 +111,10 @@ fn index_migrations(kind: Kind) -> Migrations {
     );
     let down = format!("DROP INDEX {concurrently}items_x;\nDROP INDEX {concurrently}items_y;\n");
     let dir = dir_with(&[
-        ("0001_items.sql", "CREATE TABLE items (x INTEGER, y INTEGER);\n"),
+        (
+            "0001_items.sql",
+            "CREATE TABLE items (x INTEGER, y INTEGER);\n",
+        ),
         ("0002_indexes.sql", &format!("{up}-- down\n{down}")),
     ]);
     Migrations::from_dir(dir.path()).unwrap()
@@ -191,11 +206,10 @@ async fn no_transaction_session_state_stays_off_the_pool() {
                     assert_eq!(fk, 1);
                 }
                 Kind::Postgres => {
-                    let name: String = t
-                        .db
-                        .fetch_one("SELECT current_setting('application_name')", ())
-                        .await
-                        .unwrap();
+                    let name: String =
+                        t.db.fetch_one("SELECT current_setting('application_name')", ())
+                            .await
+                            .unwrap();
                     assert_eq!(name, t.name);
                 }
             }
@@ -245,7 +259,10 @@ async fn a_no_transaction_migration_waits_for_the_migration_lock() {
         let m2 = m.clone();
         let task = tokio::spawn(async move { m2.run(&db).await });
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(!task.is_finished(), "ran while another migrator held the lock");
+        assert!(
+            !task.is_finished(),
+            "ran while another migrator held the lock"
+        );
         match t.kind {
             Kind::Postgres => {
                 holder

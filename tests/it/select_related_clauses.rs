@@ -31,11 +31,12 @@ async fn fixture(db: &Database) -> (Vec<Author>, Vec<Book>) {
         .await
         .unwrap();
     let authors = Author::insert_many(
-        ["Ann", "Bob"].map(|n| Author {
-            id: 0,
-            name: n.into(),
-        })
-        .to_vec(),
+        ["Ann", "Bob"]
+            .map(|n| Author {
+                id: 0,
+                name: n.into(),
+            })
+            .to_vec(),
         db,
     )
     .await
@@ -106,7 +107,10 @@ async fn select_related_keeps_select_for_update() {
                 .select_for_update(RowLock::NoWait)
                 .select_related(Book::AUTHOR)
                 .to_sql(db.dialect());
-            assert!(sql.ends_with(r#" FOR UPDATE OF "srel_books" NOWAIT"#), "{sql}");
+            assert!(
+                sql.ends_with(r#" FOR UPDATE OF "srel_books" NOWAIT"#),
+                "{sql}"
+            );
             // Another transaction sees the lock: NOWAIT fails, SKIP LOCKED
             // leaves the row out.
             let b = db.begin().await.unwrap();
@@ -138,7 +142,11 @@ async fn select_related_keeps_select_for_update() {
             .expect("SKIP LOCKED waited")
             .unwrap();
             let seen: Vec<i64> = seen.iter().map(|(b, _)| b.id).collect();
-            let others: Vec<i64> = books.iter().map(|b| b.id).filter(|&id| id != target).collect();
+            let others: Vec<i64> = books
+                .iter()
+                .map(|b| b.id)
+                .filter(|&id| id != target)
+                .collect();
             assert_eq!(seen, others);
             b.rollback().await.unwrap();
         }

@@ -65,7 +65,10 @@ async fn bad_parameter_is_named() {
     ] {
         let e = connect(url).await.expect_err(url);
         assert!(matches!(e, Error::Config(_)), "{url}: {e:?}");
-        assert!(e.to_string().contains("unknown option `nonsense`"), "{url}: {e}");
+        assert!(
+            e.to_string().contains("unknown option `nonsense`"),
+            "{url}: {e}"
+        );
     }
 }
 
@@ -80,11 +83,15 @@ async fn key_value_connection_strings_reach_postgres() {
             return;
         }
     }
-    let db = connect("host=127.0.0.1 port=5432 user=postgres dbname=test application_name='sylvan kv'")
-        .await
-        .unwrap();
+    let db =
+        connect("host=127.0.0.1 port=5432 user=postgres dbname=test application_name='sylvan kv'")
+            .await
+            .unwrap();
     let (name, user): (String, String) = db
-        .fetch_one("SELECT current_setting('application_name'), current_user::text", ())
+        .fetch_one(
+            "SELECT current_setting('application_name'), current_user::text",
+            (),
+        )
         .await
         .unwrap();
     assert_eq!((name.as_str(), user.as_str()), ("sylvan kv", "postgres"));
@@ -116,9 +123,13 @@ async fn sqlite_paths_are_never_uris() {
     // The file a URI would name exists: read as a URI, the pool would
     // open it read-only.
     let db = connect(&format!("sqlite://{plain}")).await.unwrap();
-    db.execute("CREATE TABLE other (x INTEGER)", ()).await.unwrap();
+    db.execute("CREATE TABLE other (x INTEGER)", ())
+        .await
+        .unwrap();
     db.close();
-    let db = connect(&format!("sqlite://{stem}%3Fmode=ro")).await.unwrap();
+    let db = connect(&format!("sqlite://{stem}%3Fmode=ro"))
+        .await
+        .unwrap();
     db.execute("CREATE TABLE t (x INTEGER)", ()).await.unwrap();
     db.execute("INSERT INTO t VALUES (1)", ()).await.unwrap();
     let tables: Vec<String> = db
@@ -133,9 +144,13 @@ async fn sqlite_paths_are_never_uris() {
     );
     // An unencoded `?` starts Sylvan's own parameters: `mode` other than
     // rwc is refused.
-    let e = connect(&format!("sqlite://{stem}?mode=ro")).await.expect_err("mode=ro");
+    let e = connect(&format!("sqlite://{stem}?mode=ro"))
+        .await
+        .expect_err("mode=ro");
     assert!(matches!(e, Error::Config(_)), "{e:?}");
     // `vfs=` or `immutable=` through a URI are refused or literal too.
-    let e = connect(&format!("sqlite://{stem}?immutable=1")).await.expect_err("immutable");
+    let e = connect(&format!("sqlite://{stem}?immutable=1"))
+        .await
+        .expect_err("immutable");
     assert!(e.to_string().contains("immutable"), "{e}");
 }
