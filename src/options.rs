@@ -36,7 +36,7 @@ fn bad(url: &str, why: impl std::fmt::Display) -> Error {
 /// libpq `key=value` string every `password` value is hidden, and whatever
 /// follows a part that does not parse is left out.
 fn redact(url: &str) -> String {
-    let shown = if let Some((scheme, rest)) = url.split_once("://") {
+    let shown = if let Some((scheme, rest)) = url.split_once("://").filter(|_| is_url(url)) {
         match rest.rfind('@') {
             Some(at) => {
                 let userinfo = &rest[..at];
@@ -99,6 +99,17 @@ fn redact_key_value(s: &str) -> String {
         }
     }
     out
+}
+
+/// True when `s` starts with `scheme://` (a scheme as RFC 3986 spells it),
+/// unlike a `key=value` string that merely holds a `://` in a value.
+fn is_url(s: &str) -> bool {
+    s.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
 }
 
 /// True for a libpq connection string such as `host=localhost dbname=app`
@@ -294,7 +305,7 @@ fn parse_key_value(url: &str) -> Result<ConnectOptions> {
 impl ConnectOptions {
     /// Parses a connection URL.
     pub(crate) fn parse(url: &str) -> Result<Self> {
-        if !url.contains("://") && !url.starts_with("sqlite:") && looks_like_key_value(url) {
+        if !is_url(url) && !url.starts_with("sqlite:") && looks_like_key_value(url) {
             return parse_key_value(url);
         }
         let (base, query) = split_query(url);
@@ -644,6 +655,8 @@ mod tests {
             ("host=h password='se cret", "se cret"),
             ("host=h password=secret user", "secret"),
             ("host=h password=", "password=\u{2026}"),
+            ("host=h password=secret application_name=a://b@c", "secret"),
+            ("password=secret host=h://x nonsense=1", "secret"),
         ] {
             let shown = redact(url);
             assert!(!shown.contains(password), "{url} shows {password}: {shown}");
@@ -667,6 +680,8 @@ mod tests {
             "postgres://u@h/db?password=***&sslmode=disable"
         );
         assert_eq!(redact("sqlite://a.db?x=1"), "sqlite://a.db?x=1");
+        let o = ConnectOptions::parse("host=h application_name=http://x").unwrap();
+        assert!(matches!(o.target, Target::Postgres(_)));
     }
 
     #[test]

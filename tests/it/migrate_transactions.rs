@@ -145,6 +145,17 @@ async fn a_no_transaction_migration_creates_an_index_concurrently() {
 }
 
 #[tokio::test]
+async fn a_no_transaction_migration_runs_on_sqlite_memory() {
+    let t = TestDb::sqlite_memory("migrate_no_tx_mem", sylvan::PoolConfig::default()).await;
+    let m = index_migrations(Kind::Sqlite);
+    assert_eq!(m.run(&t.db).await.unwrap(), [1, 2]);
+    assert!(index_exists(&t, "items_x").await);
+    assert_eq!(m.rollback(&t.db, 1).await.unwrap(), [2]);
+    assert!(!index_exists(&t, "items_x").await);
+    t.cleanup().await;
+}
+
+#[tokio::test]
 async fn a_failed_no_transaction_migration_is_not_recorded_and_keeps_its_partial_work() {
     both("migrate_no_tx_fail", |t| async move {
         let broken = Migrations::new([
