@@ -756,6 +756,8 @@ mod tests {
             "CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE b SET x = CASE WHEN 1 THEN 2 END; \
              SELECT RAISE(ROLLBACK, 'no'); END; CREATE TABLE z (x INT);",
             "CREATE TEMP TRIGGER t AFTER INSERT ON a FOR EACH ROW BEGIN INSERT INTO b VALUES (1); END",
+            "CREATE TRIGGER t BEFORE UPDATE ON a FOR EACH ROW WHEN (OLD.begin <> NEW.begin) \
+             EXECUTE FUNCTION f(); CREATE TABLE z (x INT); END_OF_NOTHING;",
             "INSERT INTO t VALUES ('; COMMIT'), ('BEGIN'), (E'\\'; END; ')",
             "-- COMMIT;\nSELECT 1; /* ROLLBACK; */ SELECT \"commit\"; SELECT `end`, [begin]",
             "CREATE TABLE \"BEGIN\" (\"END\" INT); CREATE INDEX i ON \"BEGIN\" (\"END\")",
@@ -783,6 +785,14 @@ mod tests {
                 "CREATE INDEX CONCURRENTLY i ON a (x)",
             ]
         );
+    }
+
+    #[test]
+    fn a_column_named_begin_opens_no_body() {
+        let sql = "CREATE TRIGGER t BEFORE UPDATE ON a FOR EACH ROW WHEN (OLD.begin <> NEW.begin) \
+                   EXECUTE FUNCTION f(); COMMIT;";
+        assert_eq!(control(sql).as_deref(), Some("COMMIT"));
+        assert_eq!(text::split_statements(sql, text::POSTGRES_LEXING).len(), 2);
     }
 
     #[test]

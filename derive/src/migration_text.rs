@@ -337,8 +337,11 @@ fn scan(sql: &str, lexing: Lexing) -> Vec<Scanned> {
                     }
                 }
             }
+            // `old.begin`: a column, not a keyword.
+            let qualified = sql[..token_start].trim_end().ends_with('.');
             let head = words.first().map_or("", String::as_str);
-            let is_body_statement = head == "CREATE"
+            let is_body_statement = !qualified
+                && head == "CREATE"
                 && words
                     .iter()
                     .take(5)
