@@ -1,8 +1,8 @@
 //! `Database`: a pooled handle over either backend, picked by URL.
 
 use crate::backend::may_change_session;
-use crate::backend::postgres::PgPool;
-use crate::backend::sqlite::{OnConnect, SqlitePool};
+use crate::backend::postgres::{PgConn, PgPool};
+use crate::backend::sqlite::{OnConnect, SqliteConn, SqlitePool};
 use crate::backend::Dialect;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -44,6 +44,13 @@ enum Inner {
     Postgres(PgPool),
 }
 
+/// A connection outside the pool: see [`Database::dedicated`].
+#[derive(Debug)]
+pub(crate) enum Dedicated {
+    Sqlite(SqliteConn, Option<std::path::PathBuf>),
+    Postgres(PgConn),
+}
+
 impl Database {
     /// Connects with the settings in `url` (see [the URL table](crate#connection-urls)).
     /// Opens one connection before returning, so a wrong path, host or
@@ -76,6 +83,18 @@ impl Database {
             Inner::Sqlite(pool) => pool.writer().await,
             Inner::Postgres(pool) => pool.get().await,
         }
+    }
+
+    /// A connection of its own, outside the pool, closed when dropped (see
+    /// the backends' `dedicated`), and on SQLite the database file.
+    pub(crate) async fn dedicated(&self) -> Result<Dedicated> {
+        Ok(match &*self.inner {
+            Inner::Sqlite(pool) => {
+                let (conn, file) = pool.dedicated().await?;
+                Dedicated::Sqlite(conn, file)
+            }
+            Inner::Postgres(pool) => Dedicated::Postgres(pool.dedicated().await?),
+        })
     }
 
     /// Checks out a connection for reading: on SQLite a reader (which

@@ -8,6 +8,7 @@
 //! | `sqlite://relative/path.db` | a file relative to the working directory, created if missing, in WAL mode |
 //! | `sqlite:///absolute/path.db` | an absolute file path |
 //! | `postgres://user:pass@host:port/db?…` (or `postgresql://`) | a PostgreSQL server; libpq-style parameters such as `application_name`, `connect_timeout` and `options` pass through to tokio-postgres |
+//! | `host=localhost user=app password='s e' dbname=app …` | a PostgreSQL server, as a libpq `key=value` string (values bare or `'quoted'`, `\` escapes); `pool_*` keys work here too |
 //!
 //! Pool parameters, on either backend: `pool_max_size`, `pool_wait_timeout`,
 //! `pool_create_timeout`, `pool_recycle_timeout`, `pool_max_lifetime`,
@@ -18,6 +19,9 @@
 //! crashes in WAL mode but not across power loss —, `full`, `extra`) and
 //! `statement_cache` (prepared statements kept per connection, default 128).
 //! A bad URL or value is an [`Error::Config`] naming it (passwords redacted).
+//! In a PostgreSQL URL, a password may hold `/` or `?` as they are, but an
+//! `@` must be written `%40`. A SQLite path is always a file name, never a
+//! SQLite URI: a relative `sqlite://file:x.db` opens `./file:x.db`.
 
 mod backend;
 mod connection;
@@ -59,7 +63,9 @@ pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
 pub use sylvan_derive::Model;
 
 /// `embed_migrations!("dir")`: the `NNNN_name.sql` files of `dir` (relative
-/// to the crate's `Cargo.toml`) as [`Migrations`], read at compile time.
+/// to the crate's `Cargo.toml`) as [`Migrations`], read at compile time; a
+/// file that controls the transaction (`COMMIT`, `BEGIN`, …) is a compile
+/// error (see [`Migrations`] and [`Migration::is_transactional`]).
 pub use sylvan_derive::embed_migrations;
 
 /// The async iterator trait of row streams, and its combinators (`next`, …).

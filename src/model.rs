@@ -213,6 +213,14 @@ pub trait Model: FromRow + Sync {
     /// SQLite), returning them as stored, in order, with generated keys.
     /// Each statement is atomic; for all-or-nothing across statements, call
     /// it inside a transaction.
+    ///
+    /// Generated keys are given to the objects by position: both servers
+    /// insert a multi-row `VALUES` list in order and return `RETURNING` rows
+    /// in that order. Since auto keys grow in insertion order, keys that do
+    /// not come back strictly increasing are an [`Error::Database`] instead
+    /// of a wrong assignment.
+    ///
+    /// [`Error::Database`]: crate::Error::Database
     fn insert_many<E: Executor>(
         objects: Vec<Self>,
         executor: &E,

@@ -29,33 +29,286 @@ fn bad(url: &str, why: impl std::fmt::Display) -> Error {
 }
 
 /// The URL with any password replaced, for error messages.
+///
+/// Errs on the side of hiding too much: in a URL everything from the first
+/// `:` of the user part to the *last* `@` is hidden (a password may hold an
+/// unencoded `/`, `?` or `@`), and so is any `password=` parameter; in a
+/// libpq `key=value` string every `password` value is hidden, and whatever
+/// follows a part that does not parse is left out.
 fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            let shown = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_owned()
-            };
-            format!("{scheme}://{shown}@{host}{}", &rest[authority_end..])
+    let shown = if let Some((scheme, rest)) = url.split_once("://").filter(|_| is_url(url)) {
+        match rest.rfind('@') {
+            Some(at) => {
+                let userinfo = &rest[..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+                    None => url.to_owned(),
+                }
+            }
+            None => url.to_owned(),
         }
-        None => url.to_owned(),
+    } else if looks_like_key_value(url) {
+        redact_key_value(url)
+    } else {
+        url.to_owned()
+    };
+    redact_password_params(&shown)
+}
+
+/// Hides the value of every `password=` URL parameter.
+fn redact_password_params(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(i) = rest.find(['?', '&']) {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        let key_end = rest.find(['=', '&']).unwrap_or(rest.len());
+        if rest[..key_end].eq_ignore_ascii_case("password") && rest[key_end..].starts_with('=') {
+            out.push_str(&rest[..=key_end]);
+            out.push_str("***");
+            rest = &rest[key_end + 1..];
+            rest = &rest[rest.find('&').unwrap_or(rest.len())..];
+        }
     }
+    out.push_str(rest);
+    out
+}
+
+/// A libpq `key=value` string with every `password` value hidden; the text
+/// after a part that does not parse is left out.
+fn redact_key_value(s: &str) -> String {
+    let (pairs, failed_at) = match key_value_pairs(s) {
+        Ok(pairs) => (pairs, None),
+        Err(e) => (e.parsed, Some(e.at)),
+    };
+    let mut out = String::with_capacity(s.len());
+    let mut shown = 0;
+    for pair in pairs
+        .iter()
+        .filter(|p| p.key.eq_ignore_ascii_case("password"))
+    {
+        out.push_str(&s[shown..pair.raw.start]);
+        out.push_str("***");
+        shown = pair.raw.end;
+    }
+    match failed_at {
+        None => out.push_str(&s[shown..]),
+        Some(at) => {
+            out.push_str(&s[shown..at.max(shown)]);
+            out.push('…');
+        }
+    }
+    out
+}
+
+/// True when `s` starts with `scheme://` (a scheme as RFC 3986 spells it),
+/// unlike a `key=value` string that merely holds a `://` in a value.
+fn is_url(s: &str) -> bool {
+    s.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
+}
+
+/// True for a libpq connection string such as `host=localhost dbname=app`
+/// (a first word followed by `=`).
+fn looks_like_key_value(s: &str) -> bool {
+    let s = s.trim_start();
+    let key_end = s
+        .find(|c: char| c.is_whitespace() || c == '=')
+        .unwrap_or(s.len());
+    key_end > 0
+        && s[..key_end]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s[key_end..].trim_start().starts_with('=')
+}
+
+/// One `key=value` of a libpq connection string.
+#[derive(Debug)]
+struct KeyValue<'a> {
+    key: &'a str,
+    value: String,
+    /// Where the value is written (quotes included).
+    raw: std::ops::Range<usize>,
+}
+
+/// Why a libpq connection string does not parse, and what did.
+#[derive(Debug)]
+struct KeyValueError<'a> {
+    why: String,
+    /// The pairs before the bad part.
+    parsed: Vec<KeyValue<'a>>,
+    /// Where the bad part starts.
+    at: usize,
+}
+
+/// Splits a libpq connection string into its pairs, as libpq does: values
+/// are bare words or `'quoted'`, and `\` escapes the next character.
+fn key_value_pairs(s: &str) -> std::result::Result<Vec<KeyValue<'_>>, KeyValueError<'_>> {
+    // Byte offsets always sit on char boundaries: they only advance past
+    // whole chars.
+    let mut pairs = Vec::new();
+    let bytes = s.as_bytes();
+    let skip_ws = |mut i: usize| {
+        while i < s.len() && s[i..].starts_with(char::is_whitespace) {
+            i += s[i..].chars().next().map_or(1, char::len_utf8);
+        }
+        i
+    };
+    let mut i = skip_ws(0);
+    while i < s.len() {
+        let start = i;
+        let key_end = s[i..]
+            .find(|c: char| c.is_whitespace() || c == '=')
+            .map_or(s.len(), |n| i + n);
+        let key = &s[i..key_end];
+        i = skip_ws(key_end);
+        if key.is_empty() || bytes.get(i) != Some(&b'=') {
+            return Err(KeyValueError {
+                why: format!("expected `key=value` at byte {start} of the connection string"),
+                parsed: pairs,
+                at: start,
+            });
+        }
+        i = skip_ws(i + 1);
+        let value_start = i;
+        let mut value = String::new();
+        let quoted = bytes.get(i) == Some(&b'\'');
+        if quoted {
+            i += 1;
+        }
+        let mut closed = false;
+        let mut chars = s[i..].char_indices();
+        let mut end = s.len();
+        while let Some((n, c)) = chars.next() {
+            if quoted && c == '\'' {
+                closed = true;
+                end = i + n + 1;
+                break;
+            }
+            if !quoted && c.is_whitespace() {
+                end = i + n;
+                break;
+            }
+            if c == '\\' {
+                if let Some((_, next)) = chars.next() {
+                    value.push(next);
+                }
+            } else {
+                value.push(c);
+            }
+        }
+        if quoted && !closed {
+            return Err(KeyValueError {
+                why: format!("the value of `{key}` has no closing quote"),
+                parsed: pairs,
+                at: start,
+            });
+        }
+        if !quoted && value.is_empty() {
+            return Err(KeyValueError {
+                why: format!("`{key}` has no value (write {key}='' for an empty one)"),
+                parsed: pairs,
+                at: start,
+            });
+        }
+        pairs.push(KeyValue {
+            key,
+            value,
+            raw: value_start..end,
+        });
+        i = skip_ws(end);
+    }
+    Ok(pairs)
+}
+
+/// Quotes a value for a libpq connection string.
+fn quote_key_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        if c == '\'' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// A tokio-postgres error with its causes ("invalid connection string:
+/// unknown option `x`"): the driver's own message names no parameter.
+fn driver_message(e: &tokio_postgres::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    message
+}
+
+/// Splits a URL at the `?` that starts its parameters. In a PostgreSQL URL
+/// that is the first `?` after the first `@` (tokio-postgres reads the user
+/// and password up to the first `@`, so a password may hold a `?`).
+fn split_query(url: &str) -> (&str, Option<&str>) {
+    let search_from = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        url.find('@').map_or(0, |at| at + 1)
+    } else {
+        0
+    };
+    match url[search_from..].find('?') {
+        Some(q) => (&url[..search_from + q], Some(&url[search_from + q + 1..])),
+        None => (url, None),
+    }
+}
+
+/// Settings PostgreSQL gets whatever the URL's form.
+fn postgres_defaults(config: &mut tokio_postgres::Config, pool: &PoolConfig) {
+    if config.get_application_name().is_none() {
+        config.application_name("sylvan");
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(pool.create_timeout_value());
+    }
+}
+
+/// A libpq `key=value` connection string: `pool_*` keys for the pool, the
+/// rest for tokio-postgres.
+fn parse_key_value(url: &str) -> Result<ConnectOptions> {
+    let pairs = key_value_pairs(url).map_err(|e| bad(url, e.why))?;
+    let mut pool = PoolConfig::default();
+    let mut kept = String::new();
+    for pair in pairs {
+        if !apply_pool_param(&mut pool, pair.key, &pair.value).map_err(|why| bad(url, why))? {
+            if !kept.is_empty() {
+                kept.push(' ');
+            }
+            kept.push_str(pair.key);
+            kept.push('=');
+            kept.push_str(&quote_key_value(&pair.value));
+        }
+    }
+    let mut config =
+        tokio_postgres::Config::from_str(&kept).map_err(|e| bad(url, driver_message(&e)))?;
+    postgres_defaults(&mut config, &pool);
+    Ok(ConnectOptions {
+        target: Target::Postgres(Box::new(config)),
+        pool,
+    })
 }
 
 impl ConnectOptions {
     /// Parses a connection URL.
     pub(crate) fn parse(url: &str) -> Result<Self> {
-        let (base, query) = match url.split_once('?') {
-            Some((b, q)) => (b, Some(q)),
-            None => (url, None),
-        };
+        if !is_url(url) && !url.starts_with("sqlite:") && looks_like_key_value(url) {
+            return parse_key_value(url);
+        }
+        let (base, query) = split_query(url);
         let mut pool = PoolConfig::default();
         let mut params = Vec::new();
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
@@ -68,6 +321,18 @@ impl ConnectOptions {
         let target = if let Some(rest) = base.strip_prefix("sqlite:") {
             Target::Sqlite(sqlite_options(url, rest, params)?)
         } else if base.starts_with("postgres://") || base.starts_with("postgresql://") {
+            let authority = base.split_once("://").map_or("", |(_, rest)| rest);
+            let host = authority.split_once('@').map_or("", |(_, host)| host);
+            if host
+                .split(['/', '?'])
+                .next()
+                .is_some_and(|h| h.contains('@'))
+            {
+                return Err(bad(
+                    url,
+                    "the user name or password holds an `@`: write it percent-encoded (%40)",
+                ));
+            }
             let mut kept = base.to_owned();
             for (i, (k, v)) in params.iter().enumerate() {
                 kept.push(if i == 0 { '?' } else { '&' });
@@ -75,18 +340,14 @@ impl ConnectOptions {
                 kept.push('=');
                 kept.push_str(v);
             }
-            let mut config = tokio_postgres::Config::from_str(&kept).map_err(|e| bad(url, e))?;
-            if config.get_application_name().is_none() {
-                config.application_name("sylvan");
-            }
-            if config.get_connect_timeout().is_none() {
-                config.connect_timeout(pool.create_timeout_value());
-            }
+            let mut config = tokio_postgres::Config::from_str(&kept)
+                .map_err(|e| bad(url, driver_message(&e)))?;
+            postgres_defaults(&mut config, &pool);
             Target::Postgres(Box::new(config))
         } else {
             return Err(bad(
                 url,
-                "unknown scheme; expected sqlite::memory:, sqlite://path, sqlite:///abs/path or postgres://…",
+                "unknown scheme; expected sqlite::memory:, sqlite://path, sqlite:///abs/path, postgres://… or host=… dbname=…",
             ));
         };
         Ok(ConnectOptions { target, pool })
@@ -105,6 +366,18 @@ fn sqlite_options(url: &str, rest: &str, params: Vec<(String, String)>) -> Resul
             if path.is_empty() {
                 return Err(bad(url, "the SQLite path is empty"));
             }
+            // SQLite (built with SQLITE_USE_URI) reads a file name starting
+            // with `file:` as a URI, whose `?mode=ro`, `&vfs=…` and the like
+            // would slip past the parameter list above: such a relative
+            // path is opened as `./file:…`, a plain file name.
+            let path = if path
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case("file:"))
+            {
+                format!("./{path}")
+            } else {
+                path
+            };
             Location::File(PathBuf::from(path))
         }
     };
@@ -298,6 +571,134 @@ mod tests {
             assert!(e.contains(needle), "{url}: {e}");
             assert!(!e.contains("secret"), "password leaked: {e}");
         }
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        for url in [
+            "postgres://u@h/db?nonsense=1",
+            "postgres://u:secret@h/db?application_name=x&nonsense=1",
+            "host=h user=u nonsense=1",
+        ] {
+            let e = ConnectOptions::parse(url).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{e:?}");
+            let e = e.to_string();
+            assert!(e.contains("unknown option `nonsense`"), "{url}: {e}");
+        }
+        let e = ConnectOptions::parse("postgres://u@h:port/db")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`port`"), "{e}");
+    }
+
+    #[test]
+    fn key_value_strings_are_postgres() {
+        let o = ConnectOptions::parse(
+            "host=127.0.0.1 user=postgres dbname=test password='se cr\\'et' pool_max_size=3",
+        )
+        .unwrap();
+        assert_eq!(o.pool.max_size_value(), 3);
+        match o.target {
+            Target::Postgres(c) => {
+                assert_eq!(c.get_user(), Some("postgres"));
+                assert_eq!(c.get_dbname(), Some("test"));
+                assert_eq!(c.get_password(), Some(&b"se cr'et"[..]));
+                assert_eq!(c.get_application_name(), Some("sylvan"));
+            }
+            Target::Sqlite(_) => panic!("not postgres"),
+        }
+        let o = ConnectOptions::parse("  dbname = 'a b'  application_name=x\\ y ").unwrap();
+        match o.target {
+            Target::Postgres(c) => {
+                assert_eq!(c.get_dbname(), Some("a b"));
+                assert_eq!(c.get_application_name(), Some("x y"));
+            }
+            Target::Sqlite(_) => panic!("not postgres"),
+        }
+        for bad_string in ["host=h user", "host=h user=", "host=h password='open"] {
+            let e = ConnectOptions::parse(bad_string).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{bad_string}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn postgres_passwords_may_hold_slash_and_question_mark() {
+        let o = ConnectOptions::parse("postgres://u:pa/ss?w@h/db?pool_max_size=2").unwrap();
+        assert_eq!(o.pool.max_size_value(), 2);
+        match o.target {
+            Target::Postgres(c) => {
+                assert_eq!(c.get_password(), Some(&b"pa/ss?w"[..]));
+                assert_eq!(c.get_dbname(), Some("db"));
+            }
+            Target::Sqlite(_) => panic!("not postgres"),
+        }
+        let e = ConnectOptions::parse("postgres://u:p@ss@h/db").unwrap_err();
+        assert!(e.to_string().contains("%40"), "{e}");
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        for (url, password) in [
+            ("postgres://u:secret@h/db", "secret"),
+            ("postgres://u:pa/ss?w@h/db", "pa/ss?w"),
+            ("postgres://u:pa/ss?w@h/db", "ss?w"),
+            ("postgres://u:p@ss@h/db", "p@ss"),
+            ("postgres://u:p@ss@h/db", "ss@"),
+            ("postgresql://u:pa?ss@h:5432/db?nonsense=1", "pa?ss"),
+            ("postgres://u:s%40cret@h/db?x=1", "s%40cret"),
+            ("postgres://u@h/db?password=secret&nonsense=1", "secret"),
+            ("postgres://u@h/db?nonsense=1&PASSWORD=secret", "secret"),
+            ("host=h password=secret nonsense=1", "secret"),
+            ("host=h password='se cret' nonsense=1", "se cret"),
+            ("host=h password='se cret' nonsense=1", "cret"),
+            ("host=h password = 'it\\'s' bogus", "it\\'s"),
+            ("host=h password='se cret", "se cret"),
+            ("host=h password=secret user", "secret"),
+            ("host=h password=", "password=\u{2026}"),
+            ("host=h password=secret application_name=a://b@c", "secret"),
+            ("password=secret host=h://x nonsense=1", "secret"),
+        ] {
+            let shown = redact(url);
+            assert!(!shown.contains(password), "{url} shows {password}: {shown}");
+            if let Err(e) = ConnectOptions::parse(url) {
+                for text in [e.to_string(), format!("{e:?}")] {
+                    assert!(!text.contains(password), "{url}: {text}");
+                }
+            }
+        }
+        // What is not a password stays readable.
+        assert_eq!(
+            redact("postgres://u:pw@h:5432/db?application_name=a"),
+            "postgres://u:***@h:5432/db?application_name=a"
+        );
+        assert_eq!(
+            redact("host=h password='se cret' dbname=d"),
+            "host=h password=*** dbname=d"
+        );
+        assert_eq!(
+            redact("postgres://u@h/db?password=x&sslmode=disable"),
+            "postgres://u@h/db?password=***&sslmode=disable"
+        );
+        assert_eq!(redact("sqlite://a.db?x=1"), "sqlite://a.db?x=1");
+        let o = ConnectOptions::parse("host=h application_name=http://x").unwrap();
+        assert!(matches!(o.target, Target::Postgres(_)));
+    }
+
+    #[test]
+    fn sqlite_paths_are_never_uris() {
+        assert_eq!(
+            sqlite("sqlite://file:x.db%3Fmode=ro").location,
+            Location::File("./file:x.db?mode=ro".into())
+        );
+        assert_eq!(
+            sqlite("sqlite:FILE:x.db").location,
+            Location::File("./FILE:x.db".into())
+        );
+        assert_eq!(
+            sqlite("sqlite:///tmp/file:x.db").location,
+            Location::File("/tmp/file:x.db".into())
+        );
+        assert!(ConnectOptions::parse("sqlite://file:x.db?mode=ro").is_err());
     }
 
     #[test]

@@ -246,6 +246,37 @@ where
     }
 
     /// The SELECT this runs, for `dialect`, and its number of binds.
+    ///
+    /// The query's `distinct` and `select_for_update` carry over: DISTINCT
+    /// over both models' columns, and on PostgreSQL `FOR UPDATE OF` the
+    /// queried model's table, which locks its rows only (PostgreSQL cannot
+    /// lock the nullable side of a `LEFT JOIN`; lock the related rows with
+    /// a query of their own when that is needed).
+    ///
+    /// ```
+    /// use sylvan::{Dialect, Model, RowLock};
+    /// #[derive(Model)]
+    /// struct Author { #[model(primary_key, auto)] id: i64, name: String }
+    /// #[derive(Model)]
+    /// struct Book {
+    ///     #[model(primary_key, auto)] id: i64,
+    ///     #[model(foreign_key = Author)] author_id: Option<i64>,
+    ///     title: String,
+    /// }
+    /// let q = Book::objects()
+    ///     .filter(Book::TITLE.startswith("A"))
+    ///     .distinct()
+    ///     .select_for_update(RowLock::SkipLocked)
+    ///     .select_related(Book::AUTHOR);
+    /// assert_eq!(
+    ///     q.to_sql(Dialect::Postgres).0,
+    ///     r#"SELECT DISTINCT "book"."id", "book"."author_id", "book"."title", "sylvan_related"."id", "sylvan_related"."name" FROM "book" LEFT JOIN "author" AS "sylvan_related" ON "sylvan_related"."id" = "book"."author_id" WHERE (("book"."title" LIKE $1 ESCAPE E'\\')) FOR UPDATE OF "book" SKIP LOCKED"#
+    /// );
+    /// assert_eq!(
+    ///     q.to_sql(Dialect::Sqlite).0,
+    ///     r#"SELECT DISTINCT "book"."id", "book"."author_id", "book"."title", "sylvan_related"."id", "sylvan_related"."name" FROM "book" LEFT JOIN "author" AS "sylvan_related" ON "sylvan_related"."id" = "book"."author_id" WHERE (("book"."title" GLOB ?1))"#
+    /// );
+    /// ```
     pub fn to_sql(&self, dialect: crate::Dialect) -> (String, usize) {
         let (sql, binds) = self.render(dialect);
         (sql, binds.len())
@@ -253,7 +284,11 @@ where
 
     fn render(&self, dialect: crate::Dialect) -> (String, Vec<Value>) {
         let mut w = SqlWriter::new(dialect);
-        w.push_sql("SELECT ");
+        w.push_sql(if self.query.distinct {
+            "SELECT DISTINCT "
+        } else {
+            "SELECT "
+        });
         for (i, c) in M::COLUMNS.iter().enumerate() {
             if i > 0 {
                 w.push_sql(", ");
@@ -264,6 +299,9 @@ where
             w.push_sql(", ");
             w.push_column(JOINED, c);
         }
+        let positions = self
+            .query
+            .push_distinct_order_terms(&mut w, M::COLUMNS.len() + R::COLUMNS.len());
         w.push_sql(" FROM ");
         w.push_identifier(M::TABLE);
         w.push_sql(if <K as FieldType>::NULLABLE {
@@ -279,8 +317,11 @@ where
         w.push_sql(" = ");
         w.push_column(M::TABLE, self.relation.column.name());
         self.query.push_where(&mut w);
-        w.push_orders(&self.query.orders);
+        w.push_orders_with(&self.query.orders, |i| positions[i]);
         w.push_limit_offset(self.query.limit, self.query.offset);
+        // Only the queried model's rows are locked: PostgreSQL cannot lock
+        // the nullable side of a LEFT JOIN.
+        self.query.push_lock_of(&mut w, Some(M::TABLE));
         w.finish()
     }
 

@@ -29,7 +29,9 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 /// `embed_migrations!("migrations")`: the `NNNN_name.sql` files of the
 /// directory (relative to the crate's `Cargo.toml`) as `sylvan::Migrations`,
 /// read at compile time. A file's optional down section follows a line
-/// `-- down`.
+/// `-- down`; a first line `-- sylvan:no-transaction` makes it run outside a
+/// transaction. A file with a statement that controls the transaction
+/// (`COMMIT`, `BEGIN`, …) is a compile error naming the file and line.
 #[proc_macro]
 pub fn embed_migrations(input: TokenStream) -> TokenStream {
     let dir = syn::parse_macro_input!(input as syn::LitStr);

@@ -1,4 +1,6 @@
-//! `embed_migrations!("dir")`: reads the migration files at compile time.
+//! `embed_migrations!("dir")`: reads the migration files at compile time,
+//! refusing a file with transaction control statements (the library
+//! checks the same at run time, with the same code).
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -13,18 +15,16 @@ struct File {
     path: String,
 }
 
+/// The reading of migration files shared with the library (which runs the
+/// same checks at run time): see the file's header.
+#[allow(dead_code)] // statement splitting serves the library only
+mod text {
+    include!("migration_text.rs");
+}
+
 fn split_down(text: &str) -> (String, Option<String>) {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if line.trim().eq_ignore_ascii_case("-- down") {
-            return (
-                text[..offset].to_owned(),
-                Some(text[offset + line.len()..].to_owned()),
-            );
-        }
-        offset += line.len();
-    }
-    (text.to_owned(), None)
+    let (up, down) = text::split_down(text);
+    (up.to_owned(), down.map(str::to_owned))
 }
 
 /// Expands to a `sylvan::Migrations` built from the files of the directory
@@ -58,6 +58,7 @@ pub(crate) fn expand(dir: &LitStr) -> syn::Result<TokenStream> {
             .map_err(|_| bad("the name must start with a version number"))?;
         let text = std::fs::read_to_string(&file_path).map_err(|e| bad(&e.to_string()))?;
         let (up, down) = split_down(&text);
+        text::check_migration_text(&up, down.as_deref()).map_err(|why| bad(&why))?;
         files.push(File {
             version,
             name: name.to_owned(),
@@ -93,4 +94,66 @@ pub(crate) fn expand(dir: &LitStr) -> syn::Result<TokenStream> {
     Ok(quote! {
         ::sylvan::Migrations::embedded(::std::vec![#(#items),*])
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory of migration files under the system's temp dir, removed
+    /// on drop.
+    struct Dir(std::path::PathBuf);
+
+    impl Dir {
+        fn with(name: &str, files: &[(&str, &str)]) -> Dir {
+            let path =
+                std::env::temp_dir().join(format!("sylvan_derive_{name}_{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            for (file, text) in files {
+                std::fs::write(path.join(file), text).unwrap();
+            }
+            Dir(path)
+        }
+
+        fn lit(&self) -> LitStr {
+            // An absolute path: joined to CARGO_MANIFEST_DIR, it wins.
+            LitStr::new(
+                &self.0.display().to_string(),
+                proc_macro2::Span::call_site(),
+            )
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn transaction_control_is_a_compile_error_naming_the_file() {
+        let dir = Dir::with(
+            "commit",
+            &[
+                ("0001_ok.sql", "CREATE TABLE a (x INT);\n"),
+                ("0002_bad.sql", "DO $$ BEGIN NULL; END $$;\nEND;\n"),
+            ],
+        );
+        let e = expand(&dir.lit()).unwrap_err().to_string();
+        assert!(e.contains("0002_bad.sql: line 2: `END`"), "{e}");
+    }
+
+    #[test]
+    fn no_transaction_migrations_embed() {
+        let dir = Dir::with(
+            "no_tx",
+            &[(
+                "0001_index.sql",
+                "-- sylvan:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);\n",
+            )],
+        );
+        let out = expand(&dir.lit()).unwrap().to_string();
+        assert!(out.contains("sylvan:no-transaction"), "{out}");
+    }
 }

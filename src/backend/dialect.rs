@@ -68,6 +68,17 @@ impl Dialect {
         out.push('"');
     }
 
+    /// The `ESCAPE` clause of the LIKE helpers, naming the backslash as the
+    /// escape character. PostgreSQL gets an escape-string literal (`E'\\'`),
+    /// which reads the same whatever `standard_conforming_strings` says: the
+    /// plain `'\'` is an unterminated literal when that setting is `off`.
+    pub(crate) fn like_escape(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " ESCAPE E'\\\\'",
+            Dialect::Sqlite => " ESCAPE '\\'",
+        }
+    }
+
     /// The most bind parameters one statement may carry.
     pub fn max_binds(self) -> usize {
         match self {
@@ -119,6 +130,12 @@ mod tests {
         let mut s = String::new();
         Dialect::Sqlite.push_identifier(&mut s, r#"a"; DROP TABLE x; --"#);
         assert_eq!(s, r#""a""; DROP TABLE x; --""#);
+    }
+
+    #[test]
+    fn like_escape_reads_the_same_whatever_standard_conforming_strings() {
+        assert_eq!(Dialect::Postgres.like_escape(), r" ESCAPE E'\\'");
+        assert_eq!(Dialect::Sqlite.like_escape(), r" ESCAPE '\'");
     }
 
     #[test]

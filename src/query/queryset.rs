@@ -39,7 +39,7 @@ use std::marker::PhantomData;
 ///     .limit(10);
 /// assert_eq!(
 ///     q.to_sql(Dialect::Postgres).0,
-///     r#"SELECT "user"."id", "user"."name", "user"."age" FROM "user" WHERE (("user"."age" > $1) AND NOT ("user"."name" LIKE $2 ESCAPE '\')) ORDER BY "user"."name" ASC NULLS LAST, "user"."id" DESC NULLS FIRST LIMIT 10"#
+///     r#"SELECT "user"."id", "user"."name", "user"."age" FROM "user" WHERE (("user"."age" > $1) AND NOT ("user"."name" LIKE $2 ESCAPE E'\\')) ORDER BY "user"."name" ASC NULLS LAST, "user"."id" DESC NULLS FIRST LIMIT 10"#
 /// );
 /// assert_eq!(
 ///     q.to_sql(Dialect::Sqlite).0,
@@ -215,6 +215,8 @@ impl<M: Model> QuerySet<M> {
 
     /// Each row with its related row through a foreign key, in one JOIN
     /// query (`LEFT JOIN` for a nullable key): see [`crate::Relation`].
+    /// `distinct` and `select_for_update` carry over (see
+    /// [`SelectRelated::to_sql`](crate::SelectRelated::to_sql)).
     pub fn select_related<R, K>(
         self,
         relation: crate::Relation<M, R, K>,
@@ -242,14 +244,31 @@ impl<M: Model> QuerySet<M> {
             }
             w.push_column(M::TABLE, column);
         }
-        // PostgreSQL wants DISTINCT's ORDER BY expressions in the select
-        // list: they are added there and ordered by position (binding a value
-        // twice would make two different expressions). Rows decode by
-        // position, so trailing extras are ignored, and a model's columns
-        // include its key, so DISTINCT is unchanged.
+        let positions = self.push_distinct_order_terms(&mut w, M::COLUMNS.len());
+        self.push_from_where(&mut w);
+        w.push_orders_with(&self.orders, |i| positions[i]);
+        w.push_limit_offset(self.limit, self.offset);
+        self.push_lock(&mut w);
+        w.finish()
+    }
+
+    /// With `distinct`, appends to the select list (which has `selected`
+    /// terms so far) the ORDER BY terms that are not plain columns, and
+    /// returns, per order term, the position to order by instead.
+    ///
+    /// PostgreSQL wants DISTINCT's ORDER BY expressions in the select list:
+    /// they are added there and ordered by position (binding a value twice
+    /// would make two different expressions). Rows decode by position, so
+    /// trailing extras are ignored, and a model's columns include its key,
+    /// so DISTINCT is unchanged.
+    pub(crate) fn push_distinct_order_terms(
+        &self,
+        w: &mut SqlWriter,
+        selected: usize,
+    ) -> Vec<Option<usize>> {
         let mut positions = vec![None; self.orders.len()];
         if self.distinct {
-            let mut next = M::COLUMNS.len();
+            let mut next = selected;
             for (i, order) in self.orders.iter().enumerate() {
                 if !matches!(order.operand, Operand::Column { .. }) {
                     w.push_sql(", ");
@@ -259,20 +278,27 @@ impl<M: Model> QuerySet<M> {
                 }
             }
         }
-        self.push_from_where(&mut w);
-        w.push_orders_with(&self.orders, |i| positions[i]);
-        w.push_limit_offset(self.limit, self.offset);
-        self.push_lock(&mut w);
-        w.finish()
+        positions
     }
 
     /// `FOR UPDATE …` on PostgreSQL (see [`QuerySet::select_for_update`]).
     pub(crate) fn push_lock(&self, w: &mut SqlWriter) {
+        self.push_lock_of(w, None);
+    }
+
+    /// `FOR UPDATE [OF "table"] …` on PostgreSQL: `of` limits the lock to
+    /// one table of a join (the rows of a nullable side cannot be locked).
+    pub(crate) fn push_lock_of(&self, w: &mut SqlWriter, of: Option<&str>) {
         if let (Some(lock), Dialect::Postgres) = (self.lock, w.dialect()) {
+            w.push_sql(" FOR UPDATE");
+            if let Some(table) = of {
+                w.push_sql(" OF ");
+                w.push_identifier(table);
+            }
             w.push_sql(match lock {
-                RowLock::Wait => " FOR UPDATE",
-                RowLock::SkipLocked => " FOR UPDATE SKIP LOCKED",
-                RowLock::NoWait => " FOR UPDATE NOWAIT",
+                RowLock::Wait => "",
+                RowLock::SkipLocked => " SKIP LOCKED",
+                RowLock::NoWait => " NOWAIT",
             });
         }
     }

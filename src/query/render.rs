@@ -237,7 +237,8 @@ impl SqlWriter {
             }
         }
         self.push_bind(Value::Text(like));
-        self.push_sql(" ESCAPE '\\')");
+        self.push_sql(self.dialect.like_escape());
+        self.push_sql(")");
     }
 
     /// `ORDER BY …` terms.

@@ -241,6 +241,30 @@ enum Returning {
 
 /// Inserts `objects` in as few statements as the backend's bind limit
 /// allows, returning the stored rows (with generated keys) in order.
+///
+/// # How generated keys find their objects
+///
+/// A plain insert with an `auto` key sends `INSERT … VALUES (…), (…), …
+/// RETURNING key` and gives the n-th key back to the n-th object. That
+/// relies on what both servers do for a multi-row `VALUES` into a plain
+/// table, though neither documents it as a promise: the rows are
+/// processed in `VALUES` order, and `RETURNING` yields them in processing
+/// order. (PostgreSQL's executor scans the `VALUES` list in order and
+/// returns each row as it is inserted; SQLite inserts in order and
+/// replays its RETURNING rows in that order.)
+///
+/// What is checked at run time, cheaply: auto keys come from a sequence or
+/// from SQLite's `max(rowid) + 1`, so inside one statement they grow with
+/// processing order. The keys must therefore come back strictly
+/// increasing; if they do not (RETURNING reordered, or a sequence that
+/// counts down or cycles), the insert fails with [`Error::Database`]
+/// rather than hand an object another row's key. The rows stay inserted
+/// unless the caller's transaction rolls back.
+///
+/// Upserts return whole rows, so each returned object carries its own
+/// row's key whatever the order of RETURNING.
+///
+/// [`Error::Database`]: crate::Error::Database
 pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
     objects: Vec<M>,
     conflict: Option<&OnConflict<M>>,
@@ -289,6 +313,7 @@ pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
                         sql,
                     });
                 }
+                check_keys_increase(&keys, &sql)?;
                 for (object, key) in objects[start..end].iter_mut().zip(keys) {
                     object.set_primary_key(key);
                 }
@@ -306,6 +331,36 @@ pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
     }
 }
 
+/// Checks that the auto keys of one INSERT came back strictly increasing
+/// (see [`insert_many`]): otherwise they cannot be matched to the objects
+/// by position.
+fn check_keys_increase<K: crate::value::ToValue>(keys: &[K], sql: &str) -> Result<()> {
+    let mut previous: Option<i64> = None;
+    for (i, key) in keys.iter().enumerate() {
+        let n = match key.to_value()? {
+            crate::value::Value::I16(n) => i64::from(n),
+            crate::value::Value::I32(n) => i64::from(n),
+            crate::value::Value::I64(n) => n,
+            // Auto keys are integers (`AutoKey`); nothing to check otherwise.
+            _ => return Ok(()),
+        };
+        if previous.is_some_and(|p| p >= n) {
+            return Err(crate::Error::Database {
+                code: None,
+                message: format!(
+                    "generated keys came back out of order (key {n} after {} at row {}): \
+                     they cannot be matched to the objects, so none was assigned",
+                    previous.unwrap_or_default(),
+                    i + 1
+                ),
+                sql: sql.to_owned(),
+            });
+        }
+        previous = Some(n);
+    }
+    Ok(())
+}
+
 /// Rows per INSERT at most, whatever the bind limit allows: past this,
 /// bigger statements stop paying for themselves.
 const MAX_ROWS_PER_STATEMENT: usize = 10_000;
@@ -317,5 +372,17 @@ mod tests {
         use crate::backend::Dialect;
         assert_eq!(Dialect::Postgres.max_binds() / 3, 21_845);
         assert_eq!(Dialect::Sqlite.max_binds() / 3, 10_922);
+    }
+
+    #[test]
+    fn generated_keys_must_increase() {
+        use super::check_keys_increase;
+        assert!(check_keys_increase::<i64>(&[], "s").is_ok());
+        assert!(check_keys_increase(&[1_i64, 2, 7], "s").is_ok());
+        assert!(check_keys_increase(&[1_i32, 3, 2], "s").is_err());
+        assert!(check_keys_increase(&[5_i16, 5], "s").is_err());
+        let e = check_keys_increase(&[2_i64, 1], "INSERT …").unwrap_err();
+        assert!(matches!(e, crate::Error::Database { .. }), "{e:?}");
+        assert!(e.to_string().contains("out of order"), "{e}");
     }
 }

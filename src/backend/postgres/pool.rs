@@ -87,6 +87,14 @@ impl PgPool {
         }
     }
 
+    /// A connection of its own, outside the pool and not counted in its
+    /// size, closed when dropped: whatever session state it holds (the
+    /// migrator's session advisory lock) dies with it, whenever the caller
+    /// stops.
+    pub(crate) async fn dedicated(&self) -> Result<PgConn> {
+        self.pool.manager().create().await
+    }
+
     pub(crate) fn status(&self) -> PoolStatus {
         PoolStatus::of(&self.pool)
     }

@@ -128,6 +128,19 @@ impl SqlitePool {
         }
     }
 
+    /// A writer connection of its own, outside the pool and not counted in
+    /// its size, closed when dropped (so session state such as
+    /// `PRAGMA foreign_keys = OFF` never reaches the pool), and the database
+    /// file, `None` for an in-memory database.
+    pub(crate) async fn dedicated(&self) -> Result<(SqliteConn, Option<std::path::PathBuf>)> {
+        let options = Arc::clone(&self.writer.manager().options);
+        let file = match &options.location {
+            Location::File(path) => Some(path.clone()),
+            Location::Memory(_) => None,
+        };
+        Ok((SqliteConn::connect(options, Role::Writer).await?, file))
+    }
+
     /// The writer connection.
     pub(crate) async fn writer(&self) -> Result<Connection> {
         self.checkout(&self.writer).await
