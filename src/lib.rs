@@ -33,6 +33,7 @@ mod relation;
 mod row;
 mod schema;
 mod stream;
+mod timeout;
 mod transaction;
 mod value;
 
@@ -43,7 +44,7 @@ pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPha
 pub use executor::Executor;
 pub use migrate::{AppliedMigration, Migration, Migrations};
 pub use model::{FieldInfo, Model};
-pub use pool::{PoolConfig, PoolStatus};
+pub use pool::{PoolConfig, PoolStatus, DEFAULT_LIVENESS_CHECK_AFTER};
 pub use query::{
     Aggregate, Assignment, AutoKey, Column, ColumnList, Condition, ConflictTarget, Expr, FieldType,
     GroupedQuerySet, IntoGroupBy, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, OnConflict,
@@ -52,6 +53,7 @@ pub use query::{
 pub use relation::{ForeignKeyType, OnDelete, References, Relation, SelectRelated};
 pub use row::{FromRow, Row};
 pub use schema::{create_table_sql, drop_table_sql, Schema};
+pub use timeout::WithTimeout;
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions, TxFuture};
 pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
 

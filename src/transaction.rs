@@ -244,7 +244,8 @@ impl<'c> Transaction<'c> {
             Err(Error::Constraint { .. }
                 | Error::SerializationFailure { .. }
                 | Error::Database { .. }
-                | Error::ConnectionLost { .. })
+                | Error::ConnectionLost { .. }
+                | Error::StatementTimeout { .. })
         );
         if server_error && self.connection().dialect() == Dialect::Postgres {
             let mut state = self.state();

@@ -43,6 +43,8 @@ pub(crate) struct PgConn {
     /// The connection failed at the connection level.
     broken: AtomicBool,
     pub(crate) last_used: Instant,
+    /// The pool's default statement timeout (see `crate::timeout`).
+    pub(crate) statement_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for PgConn {
@@ -106,6 +108,7 @@ impl PgConn {
             rollback_first: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             last_used: Instant::now(),
+            statement_timeout: None,
         })
     }
 
@@ -140,6 +143,22 @@ impl PgConn {
         self.abandoned.store(true, Ordering::Release);
     }
 
+    /// A statement ran out of time: it is abandoned (the connection is
+    /// discarded on return) and a cancel request goes out now, so that the
+    /// server stops the work even while the caller keeps the connection
+    /// (say, to roll back its transaction).
+    fn timed_out(&self) {
+        self.mark_abandoned();
+        let token = self.client.cancel_token();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ =
+                    tokio::time::timeout(CANCEL_WAIT * CANCEL_ATTEMPTS, token.cancel_query(NoTls))
+                        .await;
+            });
+        }
+    }
+
     /// True when a query future was dropped before it finished.
     pub(crate) fn is_abandoned(&self) -> bool {
         self.abandoned.load(Ordering::Acquire)
@@ -162,8 +181,9 @@ impl PgConn {
         if self.is_abandoned() {
             let token = self.client.cancel_token();
             for attempt in 1..=CANCEL_ATTEMPTS {
-                let _ = token.cancel_query(NoTls).await;
                 let wait = CANCEL_WAIT * attempt;
+                // Bounded: the server (or the network to it) may be stalled.
+                let _ = tokio::time::timeout(wait, token.cancel_query(NoTls)).await;
                 // Answered (by the server, or with an error): the session is idle.
                 if tokio::time::timeout(wait, self.client.simple_query(""))
                     .await
@@ -179,6 +199,20 @@ impl PgConn {
             return false;
         }
         self.reset().await.is_ok()
+    }
+
+    /// Checks the connection alive with an empty query (one round trip),
+    /// within `budget`. False (and the connection marked broken) when the
+    /// server did not answer in time or the connection failed.
+    pub(crate) async fn ping(&self, budget: Duration) -> bool {
+        let alive = matches!(
+            tokio::time::timeout(budget, self.client.simple_query("")).await,
+            Ok(Ok(_))
+        );
+        if !alive {
+            self.broken.store(true, Ordering::Release);
+        }
+        alive
     }
 
     /// True when a statement that may open a transaction ran since the
@@ -250,7 +284,20 @@ impl PgConn {
     /// Runs `attempt` (which prepares `sql` through the cache) once more if
     /// the cached statement went stale after a schema change; tracks the
     /// statement in flight, maps errors, and traces `count(result)` rows.
-    async fn run<R, F, Fut>(
+    /// Bounded by the statement timeout (see `crate::timeout`): on expiry
+    /// the statement is abandoned (cancelled, connection discarded on
+    /// return).
+    async fn run<R, F, Fut>(&self, sql: &str, attempt: F, count: impl Fn(&R) -> u64) -> Result<R>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<R, Failure>>,
+    {
+        let timeout = crate::timeout::effective(self.statement_timeout);
+        let work = self.run_unbounded(sql, attempt, count);
+        crate::timeout::bound(timeout, sql, work, || self.timed_out()).await
+    }
+
+    async fn run_unbounded<R, F, Fut>(
         &self,
         sql: &str,
         mut attempt: F,
@@ -343,11 +390,15 @@ impl PgConn {
 
     /// Runs several statements without binds (simple query protocol).
     pub(crate) async fn execute_script(&self, sql: &str) -> Result<()> {
-        self.rollback_if_asked().await?;
-        let flight = self.enter(sql);
-        let result = self.client.batch_execute(sql).await;
-        flight.done();
-        result.map_err(|e| self.fail(Failure::Pg(e), sql))
+        let timeout = crate::timeout::effective(self.statement_timeout);
+        let work = async {
+            self.rollback_if_asked().await?;
+            let flight = self.enter(sql);
+            let result = self.client.batch_execute(sql).await;
+            flight.done();
+            result.map_err(|e| self.fail(Failure::Pg(e), sql))
+        };
+        crate::timeout::bound(timeout, sql, work, || self.timed_out()).await
     }
 
     /// Maps an error raised while reading a row stream.
