@@ -6,6 +6,7 @@
 mod aggregate;
 mod cancel;
 mod errors;
+mod fault;
 mod filter_prop;
 mod migrate;
 mod model;
