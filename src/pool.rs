@@ -127,6 +127,24 @@ impl PoolConfig {
     }
     /// The default statement timeout of every statement (`None`: none). See
     /// the statement timeout section above.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sylvan::prelude::*;
+    /// use sylvan::PoolConfig;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = Database::builder("sqlite::memory:")
+    ///     .pool(PoolConfig::default().statement_timeout(Some(Duration::from_millis(50))))
+    ///     .connect()
+    ///     .await?;
+    /// let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    /// let err = db.fetch_one::<i64, _>(endless, ()).await.unwrap_err();
+    /// assert!(err.is_statement_timeout());
+    /// // The pool is fine afterwards.
+    /// let one: i64 = db.fetch_one("SELECT 1", ()).await?;
+    /// assert_eq!(one, 1);
+    /// # Ok::<_, sylvan::Error>(()) }).unwrap();
+    /// ```
     pub fn statement_timeout(mut self, d: Option<Duration>) -> Self {
         self.statement_timeout = d;
         self
