@@ -4,8 +4,8 @@
 //! An override travels to the statement in a tokio task-local, set around
 //! the executor call: the backends read it where they run a statement, so
 //! one mechanism covers raw SQL, the query builder and transactions on both
-//! backends. When several overrides are nested, the outermost one (the one
-//! closest to the call site, such as a `QuerySet`'s own) wins.
+//! backends. A query's own timeout wins over an executor's; of nested
+//! executor adaptors, the inner one (nearest the connection) applies.
 //!
 //! [`PoolConfig::statement_timeout`]: crate::PoolConfig::statement_timeout
 //! [`Executor::with_timeout`]: crate::Executor::with_timeout
@@ -16,25 +16,38 @@ use crate::error::{Error, Result};
 use crate::executor::private::Run;
 use crate::row::{Cardinality, FromRow};
 use crate::value::Value;
+use futures_util::future::Either;
 use std::future::Future;
 use std::time::Duration;
+use tokio::task::futures::TaskLocalFuture;
 
 tokio::task_local! {
-    static OVERRIDE: Duration;
+    /// Set by [`WithTimeout`] around its executor's calls.
+    static EXECUTOR_OVERRIDE: Duration;
+    /// Set by a [`QuerySet`](crate::QuerySet) with a timeout; wins over
+    /// [`EXECUTOR_OVERRIDE`].
+    static QUERY_OVERRIDE: Duration;
 }
 
-/// The timeout for a statement starting now: the override in scope, else
-/// the connection's default.
+/// The timeout for a statement starting now: a query's override, else an
+/// executor's, else the connection's default.
 pub(crate) fn effective(default: Option<Duration>) -> Option<Duration> {
-    OVERRIDE.try_with(|d| *d).ok().or(default)
+    QUERY_OVERRIDE
+        .try_with(|d| *d)
+        .or_else(|_| EXECUTOR_OVERRIDE.try_with(|d| *d))
+        .ok()
+        .or(default)
 }
 
-/// Runs `fut` with `timeout` as the statement timeout, unless an outer
-/// override is already in scope.
-pub(crate) async fn scoped<F: Future>(timeout: Option<Duration>, fut: F) -> F::Output {
+/// `fut` with a query-level override when `timeout` is set (no wrapper, no
+/// allocation: the future only grows by the task-local's slot).
+fn query_scoped<F: Future>(
+    timeout: Option<Duration>,
+    fut: F,
+) -> Either<TaskLocalFuture<Duration, F>, F> {
     match timeout {
-        Some(d) if OVERRIDE.try_with(|_| ()).is_err() => OVERRIDE.scope(d, fut).await,
-        _ => fut.await,
+        Some(d) => Either::Left(QUERY_OVERRIDE.scope(d, fut)),
+        None => Either::Right(fut),
     }
 }
 
@@ -133,7 +146,7 @@ impl<E: Run> Run for WithTimeout<E> {
         sql: &str,
         binds: Result<Vec<Value>>,
     ) -> impl Future<Output = Result<u64>> + Send {
-        scoped(Some(self.timeout), self.inner.run_execute(sql, binds))
+        EXECUTOR_OVERRIDE.scope(self.timeout, self.inner.run_execute(sql, binds))
     }
 
     fn run_query<T: FromRow>(
@@ -142,10 +155,7 @@ impl<E: Run> Run for WithTimeout<E> {
         binds: Result<Vec<Value>>,
         cardinality: Cardinality,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        scoped(
-            Some(self.timeout),
-            self.inner.run_query(sql, binds, cardinality),
-        )
+        EXECUTOR_OVERRIDE.scope(self.timeout, self.inner.run_query(sql, binds, cardinality))
     }
 
     fn run_dialect(&self) -> Dialect {
@@ -173,7 +183,7 @@ impl<E: Run> Run for MaybeTimeout<'_, E> {
         sql: &str,
         binds: Result<Vec<Value>>,
     ) -> impl Future<Output = Result<u64>> + Send {
-        scoped(self.timeout, self.inner.run_execute(sql, binds))
+        query_scoped(self.timeout, self.inner.run_execute(sql, binds))
     }
 
     fn run_query<T: FromRow>(
@@ -182,7 +192,7 @@ impl<E: Run> Run for MaybeTimeout<'_, E> {
         binds: Result<Vec<Value>>,
         cardinality: Cardinality,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        scoped(self.timeout, self.inner.run_query(sql, binds, cardinality))
+        query_scoped(self.timeout, self.inner.run_query(sql, binds, cardinality))
     }
 
     fn run_dialect(&self) -> Dialect {
@@ -195,17 +205,31 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn outermost_override_wins_and_default_applies_outside() {
-        assert_eq!(
-            effective(Some(Duration::from_secs(9))),
-            Some(Duration::from_secs(9))
+    async fn a_query_override_wins_over_an_executor_override_and_the_default() {
+        let (one, two, nine) = (
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            Duration::from_secs(9),
         );
+        assert_eq!(effective(Some(nine)), Some(nine));
         assert_eq!(effective(None), None);
-        let got = scoped(Some(Duration::from_secs(1)), async {
-            scoped(Some(Duration::from_secs(2)), async { effective(None) }).await
-        })
+        let got = EXECUTOR_OVERRIDE
+            .scope(two, async { effective(Some(nine)) })
+            .await;
+        assert_eq!(got, Some(two));
+        // The query's timeout wraps the executor's call, yet wins.
+        let got = query_scoped(
+            Some(one),
+            EXECUTOR_OVERRIDE.scope(two, async { effective(Some(nine)) }),
+        )
         .await;
-        assert_eq!(got, Some(Duration::from_secs(1)));
+        assert_eq!(got, Some(one));
+        let got = query_scoped(
+            None,
+            EXECUTOR_OVERRIDE.scope(two, async { effective(None) }),
+        )
+        .await;
+        assert_eq!(got, Some(two));
     }
 
     #[test]

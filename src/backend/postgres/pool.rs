@@ -21,8 +21,8 @@ pub(crate) struct PgManager {
     dead_if_idle_since: Mutex<Option<Instant>>,
 }
 
-/// The share of a pool timeout Sylvan's own bound on the same work gets, so
-/// that it ends first and can say why (deadpool's timer is the backstop).
+/// The share of the recycle timeout the liveness check gets, so that it ends
+/// first and its failure is recorded (deadpool's timer is the backstop).
 fn inner_budget(outer: Duration) -> Duration {
     outer.mul_f64(0.9)
 }
@@ -56,13 +56,14 @@ impl Manager for PgManager {
     type Type = PgConn;
     type Error = Error;
 
-    /// Opens a connection within 90% of the create timeout. tokio-postgres's
+    /// Opens a connection within the create timeout (deadpool's own timer,
+    /// set a little later, is only a backstop). tokio-postgres's
     /// `connect_timeout` covers only the TCP connect: a server that accepts
     /// and then stalls in the startup handshake would otherwise hang until
     /// deadpool's timer fires, with no cause to report.
     async fn create(&self) -> Result<PgConn> {
         let limit = self.pool_config.create_timeout_value();
-        let budget = inner_budget(limit);
+        let budget = limit;
         let result = match tokio::time::timeout(budget, PgConn::connect(&self.config)).await {
             Ok(Ok(mut conn)) => {
                 conn.statement_timeout = self.pool_config.statement_timeout_value();
@@ -71,7 +72,7 @@ impl Manager for PgManager {
             Ok(Err(e)) => e,
             Err(_) => {
                 let cause = format!(
-                    "the server did not complete the connection and startup handshake within {budget:?} (it may have accepted the TCP connection and then stalled)"
+                    "the server did not complete the connection and startup handshake within {budget:?} (it may have accepted the TCP connection and then stalled, or the network dropped the replies)"
                 );
                 self.last_error.set(cause.clone());
                 Error::PoolTimeout {
@@ -139,7 +140,13 @@ impl PgPool {
             last_error: LastError::default(),
             dead_if_idle_since: Mutex::new(None),
         };
-        let pool = pool_config.build(manager, pool_config.max_size_value())?;
+        // Our own bound in `create` reports a stalled connect with its
+        // cause; deadpool's create timer is the backstop, a little later.
+        let create = pool_config.create_timeout_value();
+        let backstop = pool_config
+            .clone()
+            .create_timeout(create + (create / 10).max(Duration::from_millis(100)));
+        let pool = backstop.build(manager, pool_config.max_size_value())?;
         let pool = PgPool {
             pool,
             config: pool_config,
