@@ -264,7 +264,33 @@ async fn a_statement_timeout_cancels_the_work_on_the_server() {
             .await
             .unwrap_err();
         assert!(is_statement_timeout(&err), "{err:?}");
-        assert!(tx.commit().await.is_err());
+        // The connection is given up: the commit does not queue behind the
+        // abandoned statement, it reports the transaction aborted at once.
+        let commit = tokio::time::timeout(Duration::from_secs(1), tx.commit())
+            .await
+            .expect("commit after a statement timeout hung");
+        assert!(
+            matches!(commit, Err(Error::TransactionAborted { .. })),
+            "{commit:?}"
+        );
+        // Same for raw statements on a held connection.
+        let conn = f.db.acquire().await.unwrap();
+        f.relay.set_existing(Fault::Blackhole);
+        let err = conn
+            .with_timeout(Duration::from_millis(100))
+            .execute("SELECT 1", ())
+            .await
+            .unwrap_err();
+        assert!(is_statement_timeout(&err), "{err:?}");
+        let next = tokio::time::timeout(Duration::from_secs(1), conn.execute("SELECT 1", ()))
+            .await
+            .expect("a statement behind a lost reply hung");
+        assert!(
+            matches!(next, Err(Error::ConnectionLost { .. })),
+            "{next:?}"
+        );
+        drop(conn);
+        f.relay.set_all(Fault::Pass);
     })
     .await
     .expect("hung");

@@ -45,6 +45,10 @@ pub(crate) struct PgConn {
     pub(crate) last_used: Instant,
     /// The pool's default statement timeout (see `crate::timeout`).
     pub(crate) statement_timeout: Option<Duration>,
+    /// A statement ran out of time: its reply may never come, so later
+    /// statements would queue behind it. They fail at once instead, and the
+    /// connection is discarded on return.
+    gave_up: AtomicBool,
 }
 
 impl std::fmt::Debug for PgConn {
@@ -109,6 +113,7 @@ impl PgConn {
             broken: AtomicBool::new(false),
             last_used: Instant::now(),
             statement_timeout: None,
+            gave_up: AtomicBool::new(false),
         })
     }
 
@@ -128,6 +133,7 @@ impl PgConn {
     }
 
     async fn rollback_if_asked(&self) -> Result<()> {
+        self.refuse_if_given_up()?;
         if self.rollback_first.swap(false, Ordering::AcqRel) {
             self.client.batch_execute("ROLLBACK").await.map_err(|e| {
                 self.broken.store(true, Ordering::Release);
@@ -149,6 +155,7 @@ impl PgConn {
     /// (say, to roll back its transaction).
     fn timed_out(&self) {
         self.mark_abandoned();
+        self.gave_up.store(true, Ordering::Release);
         let token = self.client.cancel_token();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
@@ -157,6 +164,18 @@ impl PgConn {
                         .await;
             });
         }
+    }
+
+    /// Fails when an earlier statement timed out on this connection (see
+    /// `gave_up`).
+    fn refuse_if_given_up(&self) -> Result<()> {
+        if self.gave_up.load(Ordering::Acquire) {
+            return Err(Error::ConnectionLost {
+                sql: None,
+                source: "an earlier statement on this connection timed out; the connection cannot be proven clean and is discarded when it returns to the pool".into(),
+            });
+        }
+        Ok(())
     }
 
     /// True when a query future was dropped before it finished.
