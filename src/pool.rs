@@ -47,6 +47,12 @@ pub const DEFAULT_LIVENESS_CHECK_AFTER: Duration = Duration::from_millis(500);
 /// the workload (a report or a migration may legitimately run for minutes).
 /// Override it per call with [`Executor::with_timeout`](crate::Executor::with_timeout)
 /// or per query with [`QuerySet::timeout`](crate::QuerySet::timeout).
+/// It does not bound `interact` closures, nor the rows of a
+/// [`fetch_stream`](crate::Database::fetch_stream) (on PostgreSQL it bounds
+/// the stream's start). On PostgreSQL, once a statement timed out, later
+/// statements on the same checked-out connection fail at once with
+/// [`Error::ConnectionLost`] (its reply may still be on its way); the
+/// connection is discarded when it goes back to the pool.
 ///
 /// On SQLite, one of the `max_size` connections is the writer and the rest
 /// are readers; a pool of 1 is a single connection doing both.

@@ -534,6 +534,42 @@ async fn during_an_outage_calls_fail_fast_and_the_pool_recovers() {
     f.oracle(Some(peak)).await;
 }
 
+// Cut after N bytes ----------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cut_mid_stream_or_mid_handshake_is_a_typed_error() {
+    let pool = quick_pool(2).create_timeout(Duration::from_millis(800));
+    let Some(f) = faulty("fault_cut", pool).await else {
+        return;
+    };
+    let peak = watch_size(&f.db);
+    tokio::time::timeout(Duration::from_secs(15), async {
+        // Mid-result: a few hundred bytes into a large reply.
+        f.relay.set_existing(Fault::CutAfter(300));
+        let err =
+            f.db.fetch_all::<i64, _>(
+                "SELECT CAST(x AS BIGINT) FROM generate_series(1, 100000) x",
+                (),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.is_connection_lost(), "{err:?}");
+        // Mid-handshake: new connections are cut after 40 bytes.
+        f.relay.set_new(Fault::CutAfter(40));
+        let start = Instant::now();
+        let err = Database::builder(&f.relay.url(&f.t.url))
+            .pool(quick_pool(1))
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+        assert!(start.elapsed() < SLACK, "{:?}", start.elapsed());
+    })
+    .await
+    .expect("hung");
+    f.oracle(Some(peak)).await;
+}
+
 // Cancellation at every await, over a slow network ----------------------
 
 /// Polls the inner future at most `limit` times, then drops it.
