@@ -133,7 +133,6 @@ impl PgConn {
     }
 
     async fn rollback_if_asked(&self) -> Result<()> {
-        self.refuse_if_given_up()?;
         if self.rollback_first.swap(false, Ordering::AcqRel) {
             self.client.batch_execute("ROLLBACK").await.map_err(|e| {
                 self.broken.store(true, Ordering::Release);
@@ -168,10 +167,10 @@ impl PgConn {
 
     /// Fails when an earlier statement timed out on this connection (see
     /// `gave_up`).
-    fn refuse_if_given_up(&self) -> Result<()> {
+    fn refuse_if_given_up(&self, sql: &str) -> Result<()> {
         if self.gave_up.load(Ordering::Acquire) {
             return Err(Error::ConnectionLost {
-                sql: None,
+                sql: Some(sql.to_owned()),
                 source: "an earlier statement on this connection timed out; the connection cannot be proven clean and is discarded when it returns to the pool".into(),
             });
         }
@@ -326,6 +325,7 @@ impl PgConn {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<R, Failure>>,
     {
+        self.refuse_if_given_up(sql)?;
         self.rollback_if_asked().await?;
         let flight = self.enter(sql);
         let start = Instant::now();
@@ -411,6 +411,7 @@ impl PgConn {
     pub(crate) async fn execute_script(&self, sql: &str) -> Result<()> {
         let timeout = crate::timeout::effective(self.statement_timeout);
         let work = async {
+            self.refuse_if_given_up(sql)?;
             self.rollback_if_asked().await?;
             let flight = self.enter(sql);
             let result = self.client.batch_execute(sql).await;
