@@ -244,6 +244,23 @@ pub enum Error {
     /// A user closure given to `interact` panicked on the worker thread.
     #[error("a closure panicked on the SQLite worker thread")]
     WorkerPanicked,
+
+    /// A statement did not finish within its statement timeout
+    /// ([`PoolConfig::statement_timeout`](crate::PoolConfig::statement_timeout),
+    /// [`Executor::with_timeout`](crate::Executor::with_timeout),
+    /// [`QuerySet::timeout`](crate::QuerySet::timeout)), whether the server
+    /// was slow or its reply was lost in the network. This is the statement
+    /// phase, not a pool checkout ([`Error::PoolTimeout`]). The statement
+    /// was cancelled (PostgreSQL: cancel request, connection discarded;
+    /// SQLite: interrupted); a write outside a transaction may still have
+    /// taken effect, so it is not reported as retryable.
+    #[error("statement timed out after {timeout:?} while running (the statement phase, not a pool checkout); it was cancelled (in `{sql}`)")]
+    StatementTimeout {
+        /// The timeout that applied.
+        timeout: Duration,
+        /// The statement.
+        sql: String,
+    },
 }
 
 impl Error {
@@ -309,6 +326,11 @@ impl Error {
         self.constraint_kind() == Some(ConstraintKind::Check)
     }
 
+    /// True for [`Error::StatementTimeout`].
+    pub fn is_statement_timeout(&self) -> bool {
+        matches!(self, Error::StatementTimeout { .. })
+    }
+
     /// True when the connection broke.
     pub fn is_connection_lost(&self) -> bool {
         matches!(self, Error::ConnectionLost { .. })
@@ -321,7 +343,8 @@ impl Error {
             | Error::SerializationFailure { sql, .. }
             | Error::Database { sql, .. }
             | Error::BindCount { sql, .. }
-            | Error::TooManyBinds { sql, .. } => Some(sql),
+            | Error::TooManyBinds { sql, .. }
+            | Error::StatementTimeout { sql, .. } => Some(sql),
             Error::ConnectionLost { sql, .. } => sql.as_deref(),
             _ => None,
         }

@@ -3,8 +3,10 @@
 use crate::backend::Dialect;
 use crate::error::{Error, Result};
 use crate::row::{Cardinality, FromRow};
+use crate::timeout::WithTimeout;
 use crate::value::Binds;
 use std::future::Future;
+use std::time::Duration;
 
 pub(crate) mod private {
     use super::*;
@@ -177,6 +179,28 @@ pub trait Executor: private::Run {
     /// The SQL dialect statements must be written in.
     fn dialect(&self) -> Dialect {
         self.run_dialect()
+    }
+
+    /// This executor with `timeout` as the statement timeout of each of its
+    /// statements, overriding the pool's
+    /// [`statement_timeout`](crate::PoolConfig::statement_timeout). Works on
+    /// a [`Database`](crate::Database), a [`Connection`](crate::Connection)
+    /// and a [`Transaction`](crate::Transaction); see [`WithTimeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sylvan::prelude::*;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = Database::connect("sqlite::memory:").await?;
+    /// let n: i64 = db.with_timeout(Duration::from_secs(1)).fetch_one("SELECT 41 + 1", ()).await?;
+    /// assert_eq!(n, 42);
+    /// # Ok::<_, sylvan::Error>(()) }).unwrap();
+    /// ```
+    fn with_timeout(&self, timeout: Duration) -> WithTimeout<&Self>
+    where
+        Self: Sized,
+    {
+        WithTimeout::new(self, timeout)
     }
 }
 

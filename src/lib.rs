@@ -12,9 +12,18 @@
 //!
 //! Pool parameters, on either backend: `pool_max_size`, `pool_wait_timeout`,
 //! `pool_create_timeout`, `pool_recycle_timeout`, `pool_max_lifetime`,
-//! `pool_idle_timeout` (see [`PoolConfig`] for defaults). Durations are
+//! `pool_idle_timeout`, `pool_liveness_check_after`, and `statement_timeout`
+//! (see [`PoolConfig`] for defaults; `statement_timeout` is Sylvan's own
+//! client-side bound, never sent to the server). Durations are
 //! `250ms`, `5s`, `2m`, or a bare number of seconds; `off` disables a
-//! lifetime or idle timeout. SQLite also takes `busy_timeout` (default 5s),
+//! lifetime, idle timeout, liveness check or statement timeout.
+//!
+//! PostgreSQL connections use TCP keepalives so that a vanished peer host
+//! is noticed in about a minute: probes after 30 s of silence, every 10 s,
+//! dropped after 3 unanswered (`keepalives_idle=30`, `keepalives_interval=10`,
+//! `keepalives_retries=3`), and `tcp_user_timeout=60` (seconds; Linux: unacknowledged
+//! data). Set any of these parameters, or `keepalives=0`, in the URL to
+//! change them. SQLite also takes `busy_timeout` (default 5s),
 //! `synchronous` (`off`, `normal` — the default, durable across application
 //! crashes in WAL mode but not across power loss —, `full`, `extra`) and
 //! `statement_cache` (prepared statements kept per connection, default 128).
@@ -37,6 +46,7 @@ mod relation;
 mod row;
 mod schema;
 mod stream;
+mod timeout;
 mod transaction;
 mod value;
 
@@ -47,7 +57,7 @@ pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPha
 pub use executor::Executor;
 pub use migrate::{AppliedMigration, Migration, Migrations};
 pub use model::{FieldInfo, Model};
-pub use pool::{PoolConfig, PoolStatus};
+pub use pool::{PoolConfig, PoolStatus, DEFAULT_LIVENESS_CHECK_AFTER};
 pub use query::{
     Aggregate, Assignment, AutoKey, Column, ColumnList, Condition, ConflictTarget, Expr, FieldType,
     GroupedQuerySet, IntoGroupBy, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, OnConflict,
@@ -56,6 +66,7 @@ pub use query::{
 pub use relation::{ForeignKeyType, OnDelete, References, Relation, SelectRelated};
 pub use row::{FromRow, Row};
 pub use schema::{create_table_sql, drop_table_sql, Schema};
+pub use timeout::WithTimeout;
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions, TxFuture};
 pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
 

@@ -268,13 +268,18 @@ fn split_query(url: &str) -> (&str, Option<&str>) {
 }
 
 /// Settings PostgreSQL gets whatever the URL's form.
-fn postgres_defaults(config: &mut tokio_postgres::Config, pool: &PoolConfig) {
+fn postgres_defaults(
+    config: &mut tokio_postgres::Config,
+    pool: &PoolConfig,
+    params: &[(String, String)],
+) {
     if config.get_application_name().is_none() {
         config.application_name("sylvan");
     }
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(pool.create_timeout_value());
     }
+    apply_keepalive_defaults(config, params);
 }
 
 /// A libpq `key=value` connection string: `pool_*` keys for the pool, the
@@ -283,6 +288,7 @@ fn parse_key_value(url: &str) -> Result<ConnectOptions> {
     let pairs = key_value_pairs(url).map_err(|e| bad(url, e.why))?;
     let mut pool = PoolConfig::default();
     let mut kept = String::new();
+    let mut params = Vec::new();
     for pair in pairs {
         if !apply_pool_param(&mut pool, pair.key, &pair.value).map_err(|why| bad(url, why))? {
             if !kept.is_empty() {
@@ -291,11 +297,12 @@ fn parse_key_value(url: &str) -> Result<ConnectOptions> {
             kept.push_str(pair.key);
             kept.push('=');
             kept.push_str(&quote_key_value(&pair.value));
+            params.push((pair.key.to_owned(), pair.value.clone()));
         }
     }
     let mut config =
         tokio_postgres::Config::from_str(&kept).map_err(|e| bad(url, driver_message(&e)))?;
-    postgres_defaults(&mut config, &pool);
+    postgres_defaults(&mut config, &pool, &params);
     Ok(ConnectOptions {
         target: Target::Postgres(Box::new(config)),
         pool,
@@ -342,7 +349,7 @@ impl ConnectOptions {
             }
             let mut config = tokio_postgres::Config::from_str(&kept)
                 .map_err(|e| bad(url, driver_message(&e)))?;
-            postgres_defaults(&mut config, &pool);
+            postgres_defaults(&mut config, &pool, &params);
             Target::Postgres(Box::new(config))
         } else {
             return Err(bad(
@@ -351,6 +358,40 @@ impl ConnectOptions {
             ));
         };
         Ok(ConnectOptions { target, pool })
+    }
+}
+
+/// TCP keepalive defaults for PostgreSQL: probe after 30 s of silence, then
+/// every 10 s, and give up after 3 unanswered probes, so a vanished peer
+/// host is noticed in about a minute (the kernel's default is two hours);
+/// `tcp_user_timeout` (Linux) likewise drops a connection whose sent data
+/// stays unacknowledged for 60 s. Each applies unless the URL sets it
+/// (`keepalives=0`, `keepalives_idle`, `keepalives_interval`,
+/// `keepalives_retries`, `tcp_user_timeout`, in seconds as in libpq).
+pub(crate) const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// See [`KEEPALIVE_IDLE`].
+pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// See [`KEEPALIVE_IDLE`].
+pub(crate) const KEEPALIVE_RETRIES: u32 = 3;
+/// See [`KEEPALIVE_IDLE`].
+pub(crate) const TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn apply_keepalive_defaults(config: &mut tokio_postgres::Config, params: &[(String, String)]) {
+    let given = |key: &str| params.iter().any(|(k, _)| k == key);
+    if !given("keepalives") {
+        config.keepalives(true);
+    }
+    if !given("keepalives_idle") {
+        config.keepalives_idle(KEEPALIVE_IDLE);
+    }
+    if !given("keepalives_interval") {
+        config.keepalives_interval(KEEPALIVE_INTERVAL);
+    }
+    if !given("keepalives_retries") {
+        config.keepalives_retries(KEEPALIVE_RETRIES);
+    }
+    if !given("tcp_user_timeout") {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
     }
 }
 
@@ -435,6 +476,8 @@ fn apply_pool_param(
         "pool_recycle_timeout" => config.recycle_timeout(parse_duration(value)?),
         "pool_max_lifetime" => config.max_lifetime(parse_optional_duration(value)?),
         "pool_idle_timeout" => config.idle_timeout(parse_optional_duration(value)?),
+        "pool_liveness_check_after" => config.liveness_check_after(parse_optional_duration(value)?),
+        "statement_timeout" => config.statement_timeout(parse_optional_duration(value)?),
         _ => {
             *pool = config;
             return Ok(false);
@@ -555,6 +598,44 @@ mod tests {
             }
             Target::Sqlite(_) => panic!("not postgres"),
         }
+    }
+
+    #[test]
+    fn keepalive_defaults_unless_the_url_sets_them() {
+        let pg = |url: &str| match ConnectOptions::parse(url).unwrap().target {
+            Target::Postgres(c) => c,
+            Target::Sqlite(_) => panic!("not postgres"),
+        };
+        let c = pg("postgres://u@h/db");
+        assert!(c.get_keepalives());
+        assert_eq!(c.get_keepalives_idle(), KEEPALIVE_IDLE);
+        assert_eq!(c.get_keepalives_interval(), Some(KEEPALIVE_INTERVAL));
+        assert_eq!(c.get_keepalives_retries(), Some(KEEPALIVE_RETRIES));
+        assert_eq!(c.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
+        let c = pg("postgres://u@h/db?keepalives_idle=5&keepalives_interval=2&keepalives_retries=9&tcp_user_timeout=7&keepalives=0");
+        assert!(!c.get_keepalives());
+        assert_eq!(c.get_keepalives_idle(), Duration::from_secs(5));
+        assert_eq!(c.get_keepalives_interval(), Some(Duration::from_secs(2)));
+        assert_eq!(c.get_keepalives_retries(), Some(9));
+        assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn statement_timeout_is_ours_not_the_drivers() {
+        let o = ConnectOptions::parse(
+            "postgres://u@h/db?statement_timeout=5s&pool_liveness_check_after=off",
+        )
+        .unwrap();
+        assert_eq!(
+            o.pool.statement_timeout_value(),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(o.pool.liveness_check_after_value(), None);
+        let o = ConnectOptions::parse("sqlite::memory:?statement_timeout=250ms").unwrap();
+        assert_eq!(
+            o.pool.statement_timeout_value(),
+            Some(Duration::from_millis(250))
+        );
     }
 
     #[test]

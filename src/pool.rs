@@ -11,6 +11,10 @@ use deadpool::managed::{Manager, Pool, PoolError, TimeoutType};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// How long a PostgreSQL connection may sit idle before it is checked alive
+/// at checkout (see [`PoolConfig::liveness_check_after`]).
+pub const DEFAULT_LIVENESS_CHECK_AFTER: Duration = Duration::from_millis(500);
+
 /// Pool settings. Build with the methods; every timeout is finite.
 ///
 /// | setting | default | URL parameter |
@@ -21,6 +25,34 @@ use std::time::{Duration, Instant};
 /// | `recycle_timeout` | 5 s | `pool_recycle_timeout` |
 /// | `max_lifetime` | 30 min | `pool_max_lifetime` (`off` to disable) |
 /// | `idle_timeout` | 10 min | `pool_idle_timeout` (`off` to disable) |
+/// | `liveness_check_after` | 500 ms | `pool_liveness_check_after` (`off` to disable) |
+/// | `statement_timeout` | off | `statement_timeout` (`off` to disable) |
+///
+/// **Liveness** (PostgreSQL): a connection that sat idle for
+/// `liveness_check_after` or longer is checked alive with an empty query
+/// before it is handed out, within 90% of `recycle_timeout`. A dead one is
+/// discarded and the checkout moves on to another connection or opens a new
+/// one, without an error to the caller. When a check fails, every other
+/// connection idle at least as long is discarded too without a check: they
+/// went through the same network or server, so a checkout behind a cut
+/// costs at most one recycle timeout plus one connect, not one recycle
+/// timeout per dead connection. HikariCP's 500 ms bypass window is the model:
+/// a connection used moments ago is almost surely alive, and checking it
+/// would add a round trip to every busy checkout.
+///
+/// **Statement timeout** (both backends): bounds every statement, from the
+/// moment it is sent until its result has arrived, including a reply lost in
+/// a silent network; see [`Error::StatementTimeout`]. Off by default, like
+/// PostgreSQL's own `statement_timeout`, because a sensible bound depends on
+/// the workload (a report or a migration may legitimately run for minutes).
+/// Override it per call with [`Executor::with_timeout`](crate::Executor::with_timeout)
+/// or per query with [`QuerySet::timeout`](crate::QuerySet::timeout).
+/// It does not bound `interact` closures, nor the rows of a
+/// [`fetch_stream`](crate::Database::fetch_stream) (on PostgreSQL it bounds
+/// the stream's start). On PostgreSQL, once a statement timed out, later
+/// statements on the same checked-out connection fail at once with
+/// [`Error::ConnectionLost`] (its reply may still be on its way); the
+/// connection is discarded when it goes back to the pool.
 ///
 /// On SQLite, one of the `max_size` connections is the writer and the rest
 /// are readers; a pool of 1 is a single connection doing both.
@@ -40,6 +72,8 @@ pub struct PoolConfig {
     recycle_timeout: Duration,
     max_lifetime: Option<Duration>,
     idle_timeout: Option<Duration>,
+    liveness_check_after: Option<Duration>,
+    statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolConfig {
@@ -52,6 +86,8 @@ impl Default for PoolConfig {
             recycle_timeout: Duration::from_secs(5),
             max_lifetime: Some(Duration::from_secs(30 * 60)),
             idle_timeout: Some(Duration::from_secs(10 * 60)),
+            liveness_check_after: Some(DEFAULT_LIVENESS_CHECK_AFTER),
+            statement_timeout: None,
         }
     }
 }
@@ -88,6 +124,38 @@ impl PoolConfig {
         self
     }
 
+    /// Check a PostgreSQL connection alive before handing it out when it sat
+    /// idle this long or longer (`None`: never; zero: always). See the
+    /// liveness section above.
+    pub fn liveness_check_after(mut self, d: Option<Duration>) -> Self {
+        self.liveness_check_after = d;
+        self
+    }
+    /// The default statement timeout of every statement (`None`: none). See
+    /// the statement timeout section above.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sylvan::prelude::*;
+    /// use sylvan::PoolConfig;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = Database::builder("sqlite::memory:")
+    ///     .pool(PoolConfig::default().statement_timeout(Some(Duration::from_millis(50))))
+    ///     .connect()
+    ///     .await?;
+    /// let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    /// let err = db.fetch_one::<i64, _>(endless, ()).await.unwrap_err();
+    /// assert!(err.is_statement_timeout());
+    /// // The pool is fine afterwards.
+    /// let one: i64 = db.fetch_one("SELECT 1", ()).await?;
+    /// assert_eq!(one, 1);
+    /// # Ok::<_, sylvan::Error>(()) }).unwrap();
+    /// ```
+    pub fn statement_timeout(mut self, d: Option<Duration>) -> Self {
+        self.statement_timeout = d;
+        self
+    }
+
     /// The configured maximum size.
     pub fn max_size_value(&self) -> usize {
         self.max_size
@@ -112,6 +180,14 @@ impl PoolConfig {
     pub fn idle_timeout_value(&self) -> Option<Duration> {
         self.idle_timeout
     }
+    /// The configured liveness check window.
+    pub fn liveness_check_after_value(&self) -> Option<Duration> {
+        self.liveness_check_after
+    }
+    /// The configured default statement timeout.
+    pub fn statement_timeout_value(&self) -> Option<Duration> {
+        self.statement_timeout
+    }
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.max_size == 0 {
@@ -125,6 +201,11 @@ impl PoolConfig {
             if d.is_zero() {
                 return Err(Error::Config(format!("pool {name} must be above zero")));
             }
+        }
+        if self.statement_timeout.is_some_and(|d| d.is_zero()) {
+            return Err(Error::Config(
+                "statement_timeout must be above zero (or off)".into(),
+            ));
         }
         Ok(())
     }
@@ -230,6 +311,14 @@ pub(crate) struct LastError(Mutex<Option<String>>);
 impl LastError {
     pub(crate) fn record(&self, e: &Error) {
         let text = crate::error::chain(e);
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(text);
+    }
+
+    /// Records a cause written by Sylvan rather than an error.
+    pub(crate) fn set(&self, text: String) {
         *self
             .0
             .lock()

@@ -314,6 +314,10 @@ impl<'c> Transaction<'c> {
         };
         let result = run.await;
         pending.done();
+        if matches!(result, Err(Error::StatementTimeout { .. })) {
+            // Cancelled mid-way, like a dropped statement.
+            self.state().abandoned = true;
+        }
         self.note(&result);
         result
     }

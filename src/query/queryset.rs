@@ -9,6 +9,7 @@ use super::update::Assignment;
 use super::write::{insert_many, OnConflict};
 use crate::backend::Dialect;
 use crate::error::{Error, Result};
+use crate::executor::private::Run as _;
 use crate::executor::Executor;
 use crate::model::Model;
 use crate::row::Cardinality;
@@ -54,6 +55,7 @@ pub struct QuerySet<M> {
     pub(crate) offset: Option<u64>,
     pub(crate) distinct: bool,
     pub(crate) lock: Option<RowLock>,
+    pub(crate) timeout: Option<std::time::Duration>,
     _marker: PhantomData<fn() -> M>,
 }
 
@@ -78,6 +80,7 @@ impl<M> Clone for QuerySet<M> {
             offset: self.offset,
             distinct: self.distinct,
             lock: self.lock,
+            timeout: self.timeout,
             _marker: PhantomData,
         }
     }
@@ -111,6 +114,7 @@ impl<M: Model> QuerySet<M> {
             offset: None,
             distinct: false,
             lock: None,
+            timeout: None,
             _marker: PhantomData,
         }
     }
@@ -303,8 +307,41 @@ impl<M: Model> QuerySet<M> {
         }
     }
 
+    /// Bounds each statement this query runs by `timeout`, overriding the
+    /// pool's [`statement_timeout`](crate::PoolConfig::statement_timeout)
+    /// and an executor's [`with_timeout`](crate::Executor::with_timeout): a
+    /// statement still running then fails with
+    /// [`Error::StatementTimeout`] and is cancelled. Carried over by
+    /// [`values`](Self::values) and [`group_by`](Self::group_by).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sylvan::prelude::*;
+    /// #[derive(Model)]
+    /// struct Item { #[model(primary_key)] id: i64 }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = Database::connect("sqlite::memory:").await?;
+    /// db.execute("CREATE TABLE item (id INTEGER PRIMARY KEY)", ()).await?;
+    /// let n = Item::objects().timeout(Duration::from_secs(2)).count(&db).await?;
+    /// assert_eq!(n, 0);
+    /// # Ok::<_, sylvan::Error>(()) }).unwrap();
+    /// ```
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// `executor` with this query's statement timeout, if it has one.
+    pub(crate) fn on<'e, E: Executor>(
+        &self,
+        executor: &'e E,
+    ) -> crate::timeout::MaybeTimeout<'e, E> {
+        crate::timeout::MaybeTimeout::new(executor, self.timeout)
+    }
+
     /// Every matching row.
     pub async fn all<E: Executor>(&self, executor: &E) -> Result<Vec<M>> {
+        let executor = &self.on(executor);
         let (sql, binds) = self.render_select(executor.dialect());
         executor
             .run_rendered_query(&sql, Ok(binds), Cardinality::All)
@@ -324,6 +361,7 @@ impl<M: Model> QuerySet<M> {
     /// The first matching row in the query's order (by primary key when it
     /// has none), or `None`.
     pub async fn first<E: Executor>(&self, executor: &E) -> Result<Option<M>> {
+        let executor = &self.on(executor);
         let mut query = self.clone();
         if query.orders.is_empty() {
             query.orders = M::primary_key_column().into_orders();
@@ -339,6 +377,7 @@ impl<M: Model> QuerySet<M> {
     /// The one matching row: [`Error::NotFound`] for none,
     /// [`Error::TooManyRows`] for more.
     pub async fn get<E: Executor>(&self, executor: &E) -> Result<M> {
+        let executor = &self.on(executor);
         let mut query = self.clone();
         if query.limit.is_none() {
             query.limit = Some(2);
@@ -352,6 +391,7 @@ impl<M: Model> QuerySet<M> {
 
     /// The number of matching rows (after `distinct`, `limit` and `offset`).
     pub async fn count<E: Executor>(&self, executor: &E) -> Result<i64> {
+        let executor = &self.on(executor);
         let dialect = executor.dialect();
         let mut w = SqlWriter::new(dialect);
         if self.distinct || self.limit.is_some() || self.offset.is_some() {
@@ -377,6 +417,7 @@ impl<M: Model> QuerySet<M> {
 
     /// True when at least one row matches.
     pub async fn exists<E: Executor>(&self, executor: &E) -> Result<bool> {
+        let executor = &self.on(executor);
         let (inner, binds) = {
             let mut q = self.clone();
             q.limit = Some(q.limit.map_or(1, |l| l.min(1)));
@@ -422,6 +463,7 @@ impl<M: Model> QuerySet<M> {
         assignments: impl IntoIterator<Item = Assignment<M>>,
         executor: &E,
     ) -> Result<u64> {
+        let executor = &self.on(executor);
         match self.render_update(assignments, executor.dialect(), false)? {
             Some((sql, binds)) => executor.run_rendered_execute(&sql, Ok(binds)).await,
             None => Ok(0),
@@ -465,12 +507,14 @@ impl<M: Model> QuerySet<M> {
 
     /// Deletes every matching row, returning how many went.
     pub async fn delete<E: Executor>(&self, executor: &E) -> Result<u64> {
+        let executor = &self.on(executor);
         let (sql, binds) = self.render_delete(executor.dialect(), false)?;
         executor.run_rendered_execute(&sql, Ok(binds)).await
     }
 
     /// Deletes every matching row, returning the deleted rows.
     pub async fn delete_returning<E: Executor>(&self, executor: &E) -> Result<Vec<M>> {
+        let executor = &self.on(executor);
         let (sql, binds) = self.render_delete(executor.dialect(), true)?;
         executor
             .run_rendered_query(&sql, Ok(binds), Cardinality::All)
@@ -494,6 +538,7 @@ impl<M: Model> QuerySet<M> {
         assignments: impl IntoIterator<Item = Assignment<M>>,
         executor: &E,
     ) -> Result<Vec<M>> {
+        let executor = &self.on(executor);
         match self.render_update(assignments, executor.dialect(), true)? {
             Some((sql, binds)) => {
                 executor
@@ -522,6 +567,7 @@ impl<M: Model> QuerySet<M> {
     where
         M: Send,
     {
+        let executor = &self.on(executor);
         match self.get(executor).await {
             Ok(found) => return Ok((found, false)),
             Err(Error::NotFound) => {}
@@ -551,6 +597,7 @@ impl<M: Model> QuerySet<M> {
     where
         M: Send,
     {
+        let executor = &self.on(executor);
         let (mut row, created) = self.get_or_create(executor, make).await?;
         if !created {
             update(&mut row);

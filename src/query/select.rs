@@ -8,6 +8,7 @@ use super::queryset::QuerySet;
 use super::render::SqlWriter;
 use crate::backend::Dialect;
 use crate::error::{Error, Result};
+use crate::executor::private::Run as _;
 use crate::executor::Executor;
 use crate::model::Model;
 use crate::row::{Cardinality, FromRow};
@@ -293,6 +294,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
 
     /// Every row.
     pub async fn all<E: Executor>(&self, executor: &E) -> Result<Vec<P::Row>> {
+        let executor = &self.query.on(executor);
         let (sql, binds) = self.render(executor.dialect(), None);
         executor
             .run_rendered_query(&sql, Ok(binds), Cardinality::All)
@@ -301,6 +303,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
 
     /// The first row, or `None`.
     pub async fn first<E: Executor>(&self, executor: &E) -> Result<Option<P::Row>> {
+        let executor = &self.query.on(executor);
         let limit = self.query.limit.map_or(1, |l| l.min(1));
         let (sql, binds) = self.render(executor.dialect(), Some(limit));
         let mut rows = executor
@@ -312,6 +315,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
     /// The one row ([`Error::NotFound`] / [`Error::TooManyRows`] otherwise):
     /// what an aggregate without GROUP BY returns.
     pub async fn one<E: Executor>(&self, executor: &E) -> Result<P::Row> {
+        let executor = &self.query.on(executor);
         let (sql, binds) = self.render(executor.dialect(), None);
         let mut rows = executor
             .run_rendered_query(&sql, Ok(binds), Cardinality::One)

@@ -7,6 +7,7 @@ mod aggregate;
 mod cancel;
 mod commit_truth;
 mod errors;
+mod fault;
 mod filter_prop;
 mod handoff;
 mod insert_keys;

@@ -245,15 +245,21 @@ async fn a_stalled_server_is_a_create_timeout_not_a_hang() {
     .expect("connect() hung on a stalled server");
     let elapsed = start.elapsed();
     let err = result.expect_err("a server that never answers cannot be connected to");
-    // Observed: the create timeout fires (no connection error was seen, so
-    // `last_error` is empty).
+    // The create timeout fires, and says why: the connect never failed, it
+    // stalled in the handshake.
     match &err {
         Error::PoolTimeout {
             phase: TimeoutPhase::Create,
             timeout,
-            ..
+            last_error,
         } => {
-            assert_eq!(*timeout, create)
+            assert_eq!(*timeout, create);
+            assert!(
+                last_error
+                    .as_deref()
+                    .is_some_and(|c| c.contains("handshake")),
+                "{last_error:?}"
+            );
         }
         other => panic!("expected a create timeout, got {other:?}"),
     }

@@ -71,6 +71,12 @@ pub(crate) struct PgConn {
     /// recorded by the driver task.
     fatal: Arc<Mutex<Option<ServerFatal>>>,
     pub(crate) last_used: Instant,
+    /// The pool's default statement timeout (see `crate::timeout`).
+    pub(crate) statement_timeout: Option<Duration>,
+    /// A statement ran out of time: its reply may never come, so later
+    /// statements would queue behind it. They fail at once instead, and the
+    /// connection is discarded on return.
+    gave_up: AtomicBool,
 }
 
 impl std::fmt::Debug for PgConn {
@@ -145,6 +151,8 @@ impl PgConn {
             session_dirty: AtomicBool::new(false),
             fatal,
             last_used: Instant::now(),
+            statement_timeout: None,
+            gave_up: AtomicBool::new(false),
         })
     }
 
@@ -179,6 +187,35 @@ impl PgConn {
         self.abandoned.store(true, Ordering::Release);
     }
 
+    /// A statement ran out of time: it is abandoned (the connection is
+    /// discarded on return) and a cancel request goes out now, so that the
+    /// server stops the work even while the caller keeps the connection
+    /// (say, to roll back its transaction).
+    fn timed_out(&self) {
+        self.mark_abandoned();
+        self.gave_up.store(true, Ordering::Release);
+        let token = self.client.cancel_token();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ =
+                    tokio::time::timeout(CANCEL_WAIT * CANCEL_ATTEMPTS, token.cancel_query(NoTls))
+                        .await;
+            });
+        }
+    }
+
+    /// Fails when an earlier statement timed out on this connection (see
+    /// `gave_up`).
+    fn refuse_if_given_up(&self, sql: &str) -> Result<()> {
+        if self.gave_up.load(Ordering::Acquire) {
+            return Err(Error::ConnectionLost {
+                sql: Some(sql.to_owned()),
+                source: "an earlier statement on this connection timed out; the connection cannot be proven clean and is discarded when it returns to the pool".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// True when a query future was dropped before it finished.
     pub(crate) fn is_abandoned(&self) -> bool {
         self.abandoned.load(Ordering::Acquire)
@@ -207,8 +244,9 @@ impl PgConn {
         if self.is_abandoned() {
             let token = self.client.cancel_token();
             for attempt in 1..=CANCEL_ATTEMPTS {
-                let _ = token.cancel_query(NoTls).await;
                 let wait = CANCEL_WAIT * attempt;
+                // Bounded: the server (or the network to it) may be stalled.
+                let _ = tokio::time::timeout(wait, token.cancel_query(NoTls)).await;
                 // Answered (by the server, or with an error): the session is idle.
                 if tokio::time::timeout(wait, self.client.simple_query(""))
                     .await
@@ -223,7 +261,24 @@ impl PgConn {
             // abandoned work has stopped before the session closes.
             return false;
         }
-        self.reset().await.is_ok()
+        // Bounded too: a session that does not answer its rollback or
+        // reset in time is discarded rather than holding its pool slot.
+        let budget = CANCEL_WAIT * CANCEL_ATTEMPTS * CANCEL_ATTEMPTS;
+        matches!(tokio::time::timeout(budget, self.reset()).await, Ok(Ok(())))
+    }
+
+    /// Checks the connection alive with an empty query (one round trip),
+    /// within `budget`. False (and the connection marked broken) when the
+    /// server did not answer in time or the connection failed.
+    pub(crate) async fn ping(&self, budget: Duration) -> bool {
+        let alive = matches!(
+            tokio::time::timeout(budget, self.client.simple_query("")).await,
+            Ok(Ok(_))
+        );
+        if !alive {
+            self.broken.store(true, Ordering::Release);
+        }
+        alive
     }
 
     /// True when a statement that may open a transaction ran since the
@@ -316,7 +371,20 @@ impl PgConn {
     /// Runs `attempt` (which prepares `sql` through the cache) once more if
     /// the cached statement went stale after a schema change; tracks the
     /// statement in flight, maps errors, and traces `count(result)` rows.
-    async fn run<R, F, Fut>(
+    /// Bounded by the statement timeout (see `crate::timeout`): on expiry
+    /// the statement is abandoned (cancelled, connection discarded on
+    /// return).
+    async fn run<R, F, Fut>(&self, sql: &str, attempt: F, count: impl Fn(&R) -> u64) -> Result<R>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<R, Failure>>,
+    {
+        let timeout = crate::timeout::effective(self.statement_timeout);
+        let work = self.run_unbounded(sql, attempt, count);
+        crate::timeout::bound(timeout, sql, work, || self.timed_out()).await
+    }
+
+    async fn run_unbounded<R, F, Fut>(
         &self,
         sql: &str,
         mut attempt: F,
@@ -326,6 +394,7 @@ impl PgConn {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<R, Failure>>,
     {
+        self.refuse_if_given_up(sql)?;
         self.rollback_if_asked().await?;
         let flight = self.enter(sql);
         let start = Instant::now();
@@ -415,27 +484,39 @@ impl PgConn {
 
     /// Runs several statements without binds (simple query protocol).
     pub(crate) async fn execute_script(&self, sql: &str) -> Result<()> {
-        self.rollback_if_asked().await?;
-        let flight = self.enter(sql);
-        let result = self.client.batch_execute(sql).await;
-        flight.done();
-        result.map_err(|e| self.fail(Failure::Pg(e), sql))
+        let timeout = crate::timeout::effective(self.statement_timeout);
+        let work = async {
+            self.refuse_if_given_up(sql)?;
+            self.rollback_if_asked().await?;
+            let flight = self.enter(sql);
+            let result = self.client.batch_execute(sql).await;
+            flight.done();
+            result.map_err(|e| self.fail(Failure::Pg(e), sql))
+        };
+        crate::timeout::bound(timeout, sql, work, || self.timed_out()).await
     }
 
     /// Commits the open transaction, checking first that it is not aborted
     /// (see [`CHECKED_COMMIT`]). An aborted one fails with 25P02 and stays
     /// open for the caller to roll back.
+    /// Bounded by the statement timeout like every statement: one that
+    /// runs out is [`Error::CommitOutcomeUnknown`].
     pub(crate) async fn commit(&self) -> Result<()> {
-        let flight = self.enter("COMMIT");
-        let result = self.client.batch_execute(CHECKED_COMMIT).await;
-        flight.done();
-        match result {
-            Ok(()) => {
-                self.transaction_closed();
-                Ok(())
+        let timeout = crate::timeout::effective(self.statement_timeout);
+        let work = async {
+            self.refuse_if_given_up("COMMIT")?;
+            let flight = self.enter("COMMIT");
+            let result = self.client.batch_execute(CHECKED_COMMIT).await;
+            flight.done();
+            match result {
+                Ok(()) => {
+                    self.transaction_closed();
+                    Ok(())
+                }
+                Err(e) => Err(self.fail(Failure::Pg(e), "COMMIT")),
             }
-            Err(e) => Err(self.fail(Failure::Pg(e), "COMMIT")),
-        }
+        };
+        crate::timeout::bound(timeout, "COMMIT", work, || self.timed_out()).await
     }
 
     /// Maps an error raised while reading a row stream.

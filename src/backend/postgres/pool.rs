@@ -2,10 +2,12 @@
 
 use super::conn::PgConn;
 use crate::connection::Connection;
+use crate::error::TimeoutPhase;
 use crate::error::{Error, Result};
 use crate::pool::{spawn_reaper, LastError, LastUsed, PoolConfig, PoolStatus};
 use deadpool::managed::{Manager, Metrics, Pool, RecycleError, RecycleResult};
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// deadpool manager for PostgreSQL connections.
 #[derive(Debug)]
@@ -13,6 +15,35 @@ pub(crate) struct PgManager {
     config: tokio_postgres::Config,
     pool_config: PoolConfig,
     pub(crate) last_error: LastError,
+    /// The `last_used` of the most recent idle connection that failed its
+    /// liveness check: connections idle since then or earlier are presumed
+    /// dead too (same server, same network) and discarded unchecked.
+    dead_if_idle_since: Mutex<Option<Instant>>,
+}
+
+/// The share of the recycle timeout the liveness check gets, so that it ends
+/// first and its failure is recorded (deadpool's timer is the backstop).
+fn inner_budget(outer: Duration) -> Duration {
+    outer.mul_f64(0.9)
+}
+
+impl PgManager {
+    fn presumed_dead(&self, conn: &PgConn) -> bool {
+        self.dead_if_idle_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|mark| conn.last_used <= mark)
+    }
+
+    fn mark_dead_if_idle_since(&self, last_used: Instant) {
+        let mut mark = self
+            .dead_if_idle_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if mark.is_none_or(|m| m < last_used) {
+            *mark = Some(last_used);
+        }
+    }
 }
 
 impl LastUsed for PgConn {
@@ -25,12 +56,36 @@ impl Manager for PgManager {
     type Type = PgConn;
     type Error = Error;
 
+    /// Opens a connection within the create timeout (deadpool's own timer,
+    /// set a little later, is only a backstop). tokio-postgres's
+    /// `connect_timeout` covers only the TCP connect: a server that accepts
+    /// and then stalls in the startup handshake would otherwise hang until
+    /// deadpool's timer fires, with no cause to report.
     async fn create(&self) -> Result<PgConn> {
-        let result = PgConn::connect(&self.config).await;
-        if let Err(e) = &result {
-            self.last_error.record(e);
+        let limit = self.pool_config.create_timeout_value();
+        let budget = limit;
+        let result = match tokio::time::timeout(budget, PgConn::connect(&self.config)).await {
+            Ok(Ok(mut conn)) => {
+                conn.statement_timeout = self.pool_config.statement_timeout_value();
+                return Ok(conn);
+            }
+            Ok(Err(e)) => e,
+            Err(_) => {
+                let cause = format!(
+                    "the server did not complete the connection and startup handshake within {budget:?} (it may have accepted the TCP connection and then stalled, or the network dropped the replies)"
+                );
+                self.last_error.set(cause.clone());
+                Error::PoolTimeout {
+                    phase: TimeoutPhase::Create,
+                    timeout: limit,
+                    last_error: Some(cause),
+                }
+            }
+        };
+        if !matches!(result, Error::PoolTimeout { .. }) {
+            self.last_error.record(&result);
         }
-        result
+        Err(result)
     }
 
     async fn recycle(&self, conn: &mut PgConn, metrics: &Metrics) -> RecycleResult<Error> {
@@ -44,6 +99,21 @@ impl Manager for PgManager {
         }
         if let Some(why) = self.pool_config.expired(metrics.created, conn.last_used) {
             return Err(RecycleError::message(why));
+        }
+        if self.presumed_dead(conn) {
+            return Err(RecycleError::message(
+                "a connection idle at least as long failed its liveness check",
+            ));
+        }
+        let check_after = self.pool_config.liveness_check_after_value();
+        if check_after.is_some_and(|after| conn.last_used.elapsed() >= after) {
+            let budget = inner_budget(self.pool_config.recycle_timeout_value());
+            if !conn.ping(budget).await {
+                self.mark_dead_if_idle_since(conn.last_used);
+                return Err(RecycleError::message(
+                    "the idle connection failed its liveness check",
+                ));
+            }
         }
         conn.reset().await?;
         Ok(())
@@ -68,8 +138,15 @@ impl PgPool {
             config,
             pool_config: pool_config.clone(),
             last_error: LastError::default(),
+            dead_if_idle_since: Mutex::new(None),
         };
-        let pool = pool_config.build(manager, pool_config.max_size_value())?;
+        // Our own bound in `create` reports a stalled connect with its
+        // cause; deadpool's create timer is the backstop, a little later.
+        let create = pool_config.create_timeout_value();
+        let backstop = pool_config
+            .clone()
+            .create_timeout(create + (create / 10).max(Duration::from_millis(100)));
+        let pool = backstop.build(manager, pool_config.max_size_value())?;
         let pool = PgPool {
             pool,
             config: pool_config,

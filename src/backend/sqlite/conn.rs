@@ -102,6 +102,8 @@ pub(crate) fn open(options: &SqliteOptions, role: Role) -> Result<rusqlite::Conn
 pub(crate) struct SqliteConn {
     pub(crate) worker: Worker,
     pub(crate) last_used: Instant,
+    /// The pool's default statement timeout (see `crate::timeout`).
+    pub(crate) statement_timeout: Option<Duration>,
 }
 
 impl SqliteConn {
@@ -111,12 +113,14 @@ impl SqliteConn {
         Ok(SqliteConn {
             worker,
             last_used: Instant::now(),
+            statement_timeout: None,
         })
     }
 
     /// Runs a statement, returning the number of rows it changed.
     pub(crate) async fn execute(&self, sql: &str, binds: Vec<Value>, mode: Mode) -> Result<u64> {
-        self.submit_execute(sql, binds, mode)?.await?
+        let reply = self.submit_execute(sql, binds, mode)?;
+        bounded(self.statement_timeout, sql, reply).await?
     }
 
     /// Queues a statement; the reply says how many rows it changed.
@@ -143,13 +147,16 @@ impl SqliteConn {
 
     /// Runs several statements without binds.
     pub(crate) async fn execute_script(&self, sql: &str, mode: Mode) -> Result<()> {
-        let sql = sql.to_owned();
-        self.worker
-            .call(move |conn| {
+        let script = sql.to_owned();
+        let reply = self.worker.submit(
+            move |conn| {
                 mode.check(conn)?;
-                conn.execute_batch(&sql).map_err(|e| map_error(e, &sql))
-            })
-            .await?
+                conn.execute_batch(&script)
+                    .map_err(|e| map_error(e, &script))
+            },
+            true,
+        )?;
+        bounded(self.statement_timeout, sql, reply).await?
     }
 
     /// Runs a query and decodes its rows on the worker.
@@ -160,9 +167,8 @@ impl SqliteConn {
         cardinality: Cardinality,
         mode: Mode,
     ) -> Result<Vec<T>> {
-        let rows = self
-            .submit_query(sql, binds, cardinality, false, mode)?
-            .await??;
+        let reply = self.submit_query(sql, binds, cardinality, false, mode)?;
+        let rows = bounded(self.statement_timeout, sql, reply).await??;
         rows.map_err(|_| Error::Config("a statement was refused".into()))
     }
 
@@ -192,6 +198,14 @@ impl SqliteConn {
             mode.is_session(),
         )
     }
+}
+
+/// Awaits a job's reply within the statement timeout in force (the
+/// connection's default unless overridden, see `crate::timeout`). On expiry
+/// the reply is dropped, which interrupts the job on the worker.
+pub(crate) async fn bounded<R>(default: Option<Duration>, sql: &str, reply: Reply<R>) -> Result<R> {
+    let timeout = crate::timeout::effective(default);
+    crate::timeout::bound(timeout, sql, reply, || {}).await
 }
 
 /// How a statement reaches a connection.

@@ -5,7 +5,7 @@
 //! readers (which have `PRAGMA query_only` on); a statement routed as a read
 //! that turns out to write is re-run on the writer.
 
-use super::conn::{Location, Mode, Role, SqliteConn, SqliteOptions};
+use super::conn::{bounded, Location, Mode, Role, SqliteConn, SqliteOptions};
 use crate::backend::first_keyword_is;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -40,10 +40,16 @@ impl Manager for SqliteManager {
 
     async fn create(&self) -> Result<SqliteConn> {
         let result = SqliteConn::connect(Arc::clone(&self.options), self.role).await;
-        if let Err(e) = &result {
-            self.last_error.record(e);
+        match result {
+            Ok(mut conn) => {
+                conn.statement_timeout = self.config.statement_timeout_value();
+                Ok(conn)
+            }
+            Err(e) => {
+                self.last_error.record(&e);
+                Err(e)
+            }
         }
-        result
     }
 
     async fn recycle(&self, conn: &mut SqliteConn, metrics: &Metrics) -> RecycleResult<Error> {
@@ -181,7 +187,7 @@ impl SqlitePool {
                 conn.sqlite_conn()?
                     .submit_query(sql, binds, cardinality, true, Mode::Detached)?
             };
-            match reply.await?? {
+            match bounded(self.config.statement_timeout_value(), sql, reply).await?? {
                 Ok(rows) => return Ok(rows),
                 Err(back) => binds = back,
             }
@@ -191,7 +197,7 @@ impl SqlitePool {
             conn.sqlite_conn()?
                 .submit_query(sql, binds, cardinality, false, Mode::Detached)?
         };
-        reply
+        bounded(self.config.statement_timeout_value(), sql, reply)
             .await??
             .map_err(|_| Error::Config("a statement was refused by the writer".into()))
     }
@@ -203,7 +209,7 @@ impl SqlitePool {
             conn.sqlite_conn()?
                 .submit_execute(sql, binds, Mode::Detached)?
         };
-        reply.await?
+        bounded(self.config.statement_timeout_value(), sql, reply).await?
     }
 
     /// True when the pool has reader connections beside the writer.
