@@ -17,6 +17,7 @@ mod roundtrip;
 mod schema;
 mod smoke;
 mod sqlite;
+mod sqlite_faults;
 mod statements;
 mod stream;
 #[allow(dead_code)]
