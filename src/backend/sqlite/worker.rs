@@ -577,12 +577,14 @@ impl Worker {
     /// are queued ahead.
     fn try_reserve(&self) -> Option<usize> {
         let queued = &self.shared.queued;
-        let mut n = queued.load(Ordering::Relaxed);
+        // SeqCst: a waiter must see a place freed before it registered (see
+        // `Shared::dequeued`).
+        let mut n = queued.load(Ordering::SeqCst);
         loop {
             if n >= QUEUE_DEPTH {
                 return None;
             }
-            match queued.compare_exchange_weak(n, n + 1, Ordering::SeqCst, Ordering::Relaxed) {
+            match queued.compare_exchange_weak(n, n + 1, Ordering::SeqCst, Ordering::SeqCst) {
                 Ok(_) => break,
                 Err(now) => n = now,
             }
