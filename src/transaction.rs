@@ -424,6 +424,8 @@ impl<'c> Transaction<'c> {
         F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
         R: Send + 'static,
     {
+        // PostgreSQL: refused before anything runs.
+        self.connection().sqlite_conn()?;
         self.flush().await?;
         self.connection().interact_in_transaction(f).await
     }

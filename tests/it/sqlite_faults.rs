@@ -277,7 +277,10 @@ async fn flood_of_inserts_fails_fast_and_stays_bounded() {
             t.db.fetch_one("SELECT count(*) FROM blobs", ())
                 .await
                 .unwrap();
-        assert_eq!(rows, ok, "every acknowledged insert is there, and only those");
+        assert_eq!(
+            rows, ok,
+            "every acknowledged insert is there, and only those"
+        );
         let high = t.db.sqlite_queue_high_water();
         assert!(
             (1..=QUEUE_DEPTH).contains(&high),
@@ -325,7 +328,7 @@ async fn many_cancellations_are_never_missed() {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            let drop_after = (seed % 3 != 0).then(|| Duration::from_millis(seed % 400));
+            let drop_after = (!seed.is_multiple_of(3)).then(|| Duration::from_millis(seed % 400));
             let started = Arc::clone(&started);
             let slow = Arc::clone(&slow);
             let conn = &conn;
@@ -416,7 +419,8 @@ async fn running_job_is_stopped_after_a_second_cancellation() {
             counted.map(|_| ())
         }));
         assert!(poll_once(&mut running).await.is_pending());
-        let mut queued = Box::pin(conn.interact(|c| c.execute("INSERT INTO done (id) VALUES (2)", [])));
+        let mut queued =
+            Box::pin(conn.interact(|c| c.execute("INSERT INTO done (id) VALUES (2)", [])));
         assert!(poll_once(&mut queued).await.is_pending());
         started_rx.await.unwrap();
         let cancelled_at = Instant::now();
@@ -458,7 +462,11 @@ async fn a_cancelled_queued_job_frees_its_closure_at_once() {
         let held = Arc::clone(&token);
         let mut queued = Box::pin(conn.interact(move |_| drop(held)));
         assert!(poll_once(&mut queued).await.is_pending());
-        assert_eq!(Arc::strong_count(&token), 2, "the queued job holds its closure");
+        assert_eq!(
+            Arc::strong_count(&token),
+            2,
+            "the queued job holds its closure"
+        );
         drop(queued);
         assert_eq!(
             Arc::strong_count(&token),

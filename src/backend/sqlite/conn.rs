@@ -134,20 +134,21 @@ impl SqliteConn {
         since: Option<Instant>,
     ) -> Result<Reply<Result<u64>>> {
         let sql = SqlText::new(sql);
-        self.worker.submit(
-            move |conn| {
-                mode.check(conn)?;
-                let start = Instant::now();
-                let result = execute_on(conn, &sql, &binds);
-                if let Ok(n) = &result {
-                    trace(&sql.written, *n, start);
-                }
-                result
-            },
-            mode.is_session(),
-            since,
-        )
-        .await
+        self.worker
+            .submit(
+                move |conn| {
+                    mode.check(conn)?;
+                    let start = Instant::now();
+                    let result = execute_on(conn, &sql, &binds);
+                    if let Ok(n) = &result {
+                        trace(&sql.written, *n, start);
+                    }
+                    result
+                },
+                mode.is_session(),
+                since,
+            )
+            .await
     }
 
     /// Runs several statements without binds.
@@ -191,20 +192,21 @@ impl SqliteConn {
         since: Option<Instant>,
     ) -> Result<Reply<QueryResult<T>>> {
         let sql = SqlText::new(sql);
-        self.worker.submit(
-            move |conn| {
-                mode.check(conn)?;
-                let start = Instant::now();
-                let result = query_on::<T>(conn, &sql, binds, cardinality, only_if_read_only);
-                if let Ok(Ok(rows)) = &result {
-                    trace(&sql.written, rows.len() as u64, start);
-                }
-                result
-            },
-            mode.is_session(),
-            since,
-        )
-        .await
+        self.worker
+            .submit(
+                move |conn| {
+                    mode.check(conn)?;
+                    let start = Instant::now();
+                    let result = query_on::<T>(conn, &sql, binds, cardinality, only_if_read_only);
+                    if let Ok(Ok(rows)) = &result {
+                        trace(&sql.written, rows.len() as u64, start);
+                    }
+                    result
+                },
+                mode.is_session(),
+                since,
+            )
+            .await
     }
 
     /// Runs `f` on the raw connection as a session job; in
@@ -263,30 +265,31 @@ pub(crate) async fn stream_rows<T: FromRow>(
     rows: tokio::sync::mpsc::Sender<Result<T>>,
 ) -> Result<Reply<()>> {
     let sql = SqlText::new(&sql);
-    conn.worker.submit(
-        move |c| {
-            let run = || -> Result<()> {
-                let written = sql.written.as_str();
-                let mut stmt = sql.prepare(c)?;
-                bind_all(&mut stmt, &binds, written)?;
-                let mut cursor = stmt.raw_query();
-                while let Some(row) = cursor.next().map_err(|e| map_error(e, written))? {
-                    let item = T::from_row(&Row::sqlite(row));
-                    let failed = item.is_err();
-                    if rows.blocking_send(item).is_err() || failed {
-                        break;
+    conn.worker
+        .submit(
+            move |c| {
+                let run = || -> Result<()> {
+                    let written = sql.written.as_str();
+                    let mut stmt = sql.prepare(c)?;
+                    bind_all(&mut stmt, &binds, written)?;
+                    let mut cursor = stmt.raw_query();
+                    while let Some(row) = cursor.next().map_err(|e| map_error(e, written))? {
+                        let item = T::from_row(&Row::sqlite(row));
+                        let failed = item.is_err();
+                        if rows.blocking_send(item).is_err() || failed {
+                            break;
+                        }
                     }
+                    Ok(())
+                };
+                if let Err(e) = run() {
+                    let _ = rows.blocking_send(Err(e));
                 }
-                Ok(())
-            };
-            if let Err(e) = run() {
-                let _ = rows.blocking_send(Err(e));
-            }
-        },
-        true,
-        None,
-    )
-    .await
+            },
+            true,
+            None,
+        )
+        .await
 }
 
 /// Decoded rows, or the binds back when a read-only run was refused.

@@ -115,9 +115,9 @@ impl SqlitePool {
             last_error: LastError::default(),
         };
         let anchor = match options.location {
-            Location::Memory(_) => Some(
-                SqliteConn::connect(Arc::clone(&options), Role::Writer, queue.clone()).await?,
-            ),
+            Location::Memory(_) => {
+                Some(SqliteConn::connect(Arc::clone(&options), Role::Writer, queue.clone()).await?)
+            }
             Location::File(_) => None,
         };
         let writer = config.build(manager(Role::Writer), 1)?;

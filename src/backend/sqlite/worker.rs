@@ -293,7 +293,7 @@ where
         });
         // Still inside a transaction after a panic: stop, so the connection
         // closes (and SQLite rolls back) before anything else runs.
-        !(panicked && !conn.is_autocommit())
+        !panicked || conn.is_autocommit()
     }
 
     fn abandon(&self) {
