@@ -22,6 +22,10 @@ use std::time::Duration;
 /// connection out for that statement and returns it. On SQLite, reads
 /// (`SELECT`, `VALUES`, `WITH`, `EXPLAIN` that do not write) spread over the
 /// reader connections, and everything else goes through the single writer.
+/// A SQLite statement is queued on its connection's worker thread, which
+/// holds at most 32 queued statements; waiting for a connection and for
+/// room in that queue together take at most the pool's wait timeout
+/// ([`Error::PoolTimeout`]).
 ///
 /// ```
 /// use sylvan::prelude::*;

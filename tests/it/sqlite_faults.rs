@@ -512,3 +512,59 @@ async fn session_jobs_wait_for_room_and_all_run() {
     })
     .await;
 }
+
+/// With the worker busy and its queue full, one more job waits for room
+/// for the pool's wait timeout and then fails with a wait-phase timeout,
+/// without being queued; the queued ones all run once the worker is free.
+#[tokio::test]
+async fn a_full_queue_refuses_after_the_wait_timeout() {
+    const WAIT: Duration = Duration::from_millis(200);
+    bounded(async {
+        let t = TestDb::sqlite_file(
+            "queue_full",
+            PoolConfig::default().max_size(2).wait_timeout(WAIT),
+        )
+        .await;
+        let conn = t.db.acquire().await.unwrap();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let mut busy = Box::pin(conn.interact(move |_| {
+            let _ = started_tx.send(());
+            let _ = release_rx.recv_timeout(Duration::from_secs(30));
+        }));
+        assert!(poll_once(&mut busy).await.is_pending());
+        started_rx.await.unwrap();
+        let mut queued: Vec<_> = (0..QUEUE_DEPTH)
+            .map(|i| Box::pin(conn.interact(move |_| i)))
+            .collect();
+        for job in &mut queued {
+            assert!(poll_once(job).await.is_pending());
+        }
+        let start = Instant::now();
+        let refused = conn.interact(|_| ()).await.unwrap_err();
+        let waited = start.elapsed();
+        assert!(
+            matches!(
+                refused,
+                Error::PoolTimeout {
+                    phase: TimeoutPhase::Wait,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        assert!(
+            waited >= WAIT - Duration::from_millis(20) && waited < WAIT + Duration::from_secs(2),
+            "waited {waited:?}"
+        );
+        release_tx.send(()).unwrap();
+        busy.await.unwrap();
+        for (i, job) in queued.into_iter().enumerate() {
+            assert_eq!(job.await.unwrap(), i);
+        }
+        assert_eq!(t.db.sqlite_queue_high_water(), QUEUE_DEPTH);
+        drop(conn);
+        t.cleanup().await;
+    })
+    .await;
+}
