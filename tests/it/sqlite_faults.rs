@@ -35,7 +35,7 @@ async fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
 
 /// A query that counts to `n` (SQLite steps it for a long time when `n`
 /// is large).
-fn counting(n: u64) -> String {
+fn counting_to(n: u64) -> String {
     format!(
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) \
          SELECT count(*) FROM c"
@@ -297,19 +297,32 @@ async fn flood_of_inserts_fails_fast_and_stays_bounded() {
     .await;
 }
 
+/// When a job of [`many_cancellations_are_never_missed`] is dropped.
+#[derive(Debug, Clone, Copy)]
+enum Plan {
+    Keep,
+    DropAfter(Duration),
+    DropOnceStarted(Duration),
+}
+
 /// How one job of [`many_cancellations_are_never_missed`] ended.
 #[derive(Debug)]
 enum Outcome {
     /// Awaited to the end.
     Kept(sylvan::Result<rusqlite::Result<()>>),
-    /// Dropped; whether the job had started by the time the drop returned.
-    Dropped { started: bool },
+    /// Dropped; how far the job had got by the time the drop returned.
+    Dropped { started: bool, counting: bool },
 }
 
 /// 200 slow jobs on one connection, dropped in a scrambled order while
-/// queued, waiting for room, or running: a job that had not started when
-/// its drop returned must never run (its row is absent), and every kept job
-/// ran.
+/// waiting for room, queued, or running (some on purpose just after they
+/// start). Each job marks its start, pauses
+/// (between statements, where an interrupt does nothing), marks the start
+/// of a long query, runs it, then writes its row. A job dropped before it
+/// started must never run, and one dropped before its long query began must
+/// have that query stopped (the progress handler checks every 500 VM steps,
+/// far fewer than the query takes): either way its row is absent. Every
+/// kept job ran.
 #[tokio::test]
 async fn many_cancellations_are_never_missed() {
     const JOBS: usize = 200;
@@ -319,38 +332,63 @@ async fn many_cancellations_are_never_missed() {
             .await
             .unwrap();
         let conn = t.db.acquire().await.unwrap();
-        let started: Arc<Vec<AtomicBool>> =
-            Arc::new((0..JOBS).map(|_| AtomicBool::new(false)).collect());
-        let slow = Arc::new(counting(20_000));
+        let flags = |_| {
+            Arc::new(
+                (0..JOBS)
+                    .map(|_| AtomicBool::new(false))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (started, counting) = (flags(0), flags(1));
+        let slow = Arc::new(counting_to(20_000));
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         let jobs = (0..JOBS).map(|i| {
-            // xorshift: about two jobs in three are dropped, after 0–400 ms.
+            // xorshift: a third of the jobs are kept, a third dropped after
+            // 0–400 ms, a third dropped 0–3 ms after they start.
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            let drop_after = (!seed.is_multiple_of(3)).then(|| Duration::from_millis(seed % 400));
-            let started = Arc::clone(&started);
+            let plan = match seed % 3 {
+                0 => Plan::Keep,
+                1 => Plan::DropAfter(Duration::from_millis(seed % 400)),
+                _ => Plan::DropOnceStarted(Duration::from_micros(seed % 3_000)),
+            };
+            let (started, counting) = (Arc::clone(&started), Arc::clone(&counting));
             let slow = Arc::clone(&slow);
             let conn = &conn;
             async move {
-                let flags = Arc::clone(&started);
+                let (started_flags, counting_flags) = (Arc::clone(&started), Arc::clone(&counting));
                 let mut job = Box::pin(conn.interact(move |c| {
-                    flags[i].store(true, Ordering::SeqCst);
+                    started_flags[i].store(true, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(2));
+                    counting_flags[i].store(true, Ordering::SeqCst);
                     c.query_row(&slow, [], |r| r.get::<_, i64>(0))?;
                     c.execute("INSERT INTO done (id) VALUES (?1)", [i as i64])?;
                     Ok(())
                 }));
-                match drop_after {
-                    None => Outcome::Kept(job.await),
-                    Some(after) => match tokio::time::timeout(after, &mut job).await {
-                        Ok(result) => Outcome::Kept(result),
-                        Err(_) => {
-                            drop(job);
-                            Outcome::Dropped {
-                                started: started[i].load(Ordering::SeqCst),
-                            }
+                match plan {
+                    Plan::Keep => return Outcome::Kept(job.await),
+                    Plan::DropAfter(after) => {
+                        if let Ok(result) = tokio::time::timeout(after, &mut job).await {
+                            return Outcome::Kept(result);
+                        }
+                    }
+                    Plan::DropOnceStarted(after) => loop {
+                        let tick = Duration::from_millis(1);
+                        if let Ok(result) = tokio::time::timeout(tick, &mut job).await {
+                            return Outcome::Kept(result);
+                        }
+                        if started[i].load(Ordering::SeqCst) {
+                            // The reply needs no polling to arrive.
+                            tokio::time::sleep(after).await;
+                            break;
                         }
                     },
+                }
+                drop(job);
+                Outcome::Dropped {
+                    started: started[i].load(Ordering::SeqCst),
+                    counting: counting[i].load(Ordering::SeqCst),
                 }
             }
         });
@@ -363,7 +401,7 @@ async fn many_cancellations_are_never_missed() {
             .unwrap()
             .into_iter()
             .collect();
-        let (mut kept, mut dropped_unstarted, mut dropped_started) = (0, 0, 0);
+        let (mut kept, mut unstarted, mut paused, mut counting_at_drop) = (0, 0, 0, 0);
         for (i, outcome) in outcomes.iter().enumerate() {
             let present = done.contains(&(i as i64));
             match outcome {
@@ -375,19 +413,29 @@ async fn many_cancellations_are_never_missed() {
                     );
                     assert!(present, "kept job {i} left no row");
                 }
-                Outcome::Dropped { started: false } => {
-                    dropped_unstarted += 1;
+                Outcome::Dropped { started: false, .. } => {
+                    unstarted += 1;
                     assert!(!present, "job {i} was dropped before it started, yet it ran");
                 }
-                Outcome::Dropped { started: true } => dropped_started += 1,
+                Outcome::Dropped {
+                    counting: false, ..
+                } => {
+                    paused += 1;
+                    assert!(
+                        !present,
+                        "job {i} was dropped before its long query began, yet the query ran to the end"
+                    );
+                }
+                Outcome::Dropped { .. } => counting_at_drop += 1,
             }
         }
         eprintln!(
-            "cancellations: kept {kept}, dropped before start {dropped_unstarted}, after {dropped_started}"
+            "cancellations: kept {kept}, dropped before start {unstarted}, \
+             between statements {paused}, while counting {counting_at_drop}"
         );
         assert!(
-            kept > 0 && dropped_unstarted > 0,
-            "kept {kept}, dropped before start {dropped_unstarted}, after {dropped_started}"
+            kept > 0 && unstarted > 0,
+            "kept {kept}, dropped before start {unstarted}"
         );
         t.cleanup().await;
     })
@@ -407,7 +455,7 @@ async fn running_job_is_stopped_after_a_second_cancellation() {
             .unwrap();
         let conn = t.db.acquire().await.unwrap();
         let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        let endless = counting(1_000_000_000_000);
+        let endless = counting_to(1_000_000_000_000);
         let mut running = Box::pin(conn.interact(move |c| {
             let _ = started_tx.send(());
             // Between statements: the cancellation lands here.
