@@ -302,7 +302,9 @@ async fn flood_of_inserts_fails_fast_and_stays_bounded() {
 enum Plan {
     Keep,
     DropAfter(Duration),
+    /// Dropped this long after it starts, then one `DropOnSignal` job too.
     DropOnceStarted(Duration),
+    DropOnSignal,
 }
 
 /// How one job of [`many_cancellations_are_never_missed`] ended.
@@ -341,18 +343,23 @@ async fn many_cancellations_are_never_missed() {
         };
         let (started, counting) = (flags(0), flags(1));
         let slow = Arc::new(counting_to(20_000));
+        let signal = tokio::sync::Notify::new();
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         let jobs = (0..JOBS).map(|i| {
-            // xorshift: a third of the jobs are kept, a third dropped after
-            // 0–400 ms, a third dropped 0–3 ms after they start.
+            // xorshift: a quarter of the jobs are kept, a quarter dropped
+            // after 0–400 ms, a quarter dropped 0–1.5 ms after they start
+            // (mostly in their pause), each followed at once by the drop of
+            // one of the last quarter (likely queued).
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            let plan = match seed % 3 {
+            let plan = match seed % 4 {
                 0 => Plan::Keep,
                 1 => Plan::DropAfter(Duration::from_millis(seed % 400)),
-                _ => Plan::DropOnceStarted(Duration::from_micros(seed % 3_000)),
+                2 => Plan::DropOnceStarted(Duration::from_micros(seed % 1_500)),
+                _ => Plan::DropOnSignal,
             };
+            let signal = &signal;
             let (started, counting) = (Arc::clone(&started), Arc::clone(&counting));
             let slow = Arc::clone(&slow);
             let conn = &conn;
@@ -381,9 +388,20 @@ async fn many_cancellations_are_never_missed() {
                         if started[i].load(Ordering::SeqCst) {
                             // The reply needs no polling to arrive.
                             tokio::time::sleep(after).await;
-                            break;
+                            drop(job);
+                            signal.notify_one();
+                            return Outcome::Dropped {
+                                started: true,
+                                counting: counting[i].load(Ordering::SeqCst),
+                            };
                         }
                     },
+                    Plan::DropOnSignal => {
+                        tokio::select! {
+                            result = &mut job => return Outcome::Kept(result),
+                            () = signal.notified() => {}
+                        }
+                    }
                 }
                 drop(job);
                 Outcome::Dropped {
