@@ -412,7 +412,9 @@ impl<'c> Transaction<'c> {
     /// its worker thread, inside the transaction (see
     /// [`Connection::interact`]). SQLite only; on PostgreSQL it returns
     /// [`Error::Unsupported`]. Refused with [`Error::TransactionAborted`] if
-    /// SQLite already rolled the transaction back.
+    /// SQLite already rolled the transaction back. `f` must not end the
+    /// transaction itself (`COMMIT`, `ROLLBACK`): its later statements would
+    /// then be refused as aborted.
     ///
     /// A panic in `f` returns [`Error::WorkerPanicked`] and poisons the
     /// transaction: the worker rolls it back at once (the work of `f` and
