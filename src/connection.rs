@@ -88,14 +88,28 @@ impl Connection {
     /// Runs `f` against the raw rusqlite connection on its worker thread —
     /// the escape hatch for what Sylvan does not wrap (custom functions,
     /// backups, pragmas). SQLite only; on PostgreSQL it returns
-    /// [`Error::Unsupported`].
+    /// [`Error::Unsupported`]. To run a closure inside a transaction, use
+    /// [`Transaction::interact`].
     ///
     /// A panic in `f` is caught on the worker and returned as
-    /// [`Error::WorkerPanicked`]; that connection is then discarded. Since
-    /// `f` may change the connection's state (pragmas, functions, temporary
-    /// tables), the connection is closed when it goes back to the pool
-    /// instead of being reused; register what every connection needs with
-    /// [`DatabaseBuilder::sqlite_on_connect`](crate::DatabaseBuilder::sqlite_on_connect).
+    /// [`Error::WorkerPanicked`]; that connection is then discarded when it
+    /// goes back to the pool. If the connection was inside a transaction
+    /// when `f` panicked (one `f` began, or a Sylvan transaction), the
+    /// worker rolls it back at once, before anything else runs on the
+    /// connection: the half-done work never becomes durable, and the
+    /// transaction's later statements and `commit()` fail with
+    /// [`Error::TransactionAborted`].
+    ///
+    /// Like every statement, the job waits for room in the worker's bounded
+    /// queue, at most the pool's wait timeout ([`Error::PoolTimeout`]).
+    /// Dropping the future before `f` starts drops `f` at once, unrun;
+    /// dropping it while `f` runs interrupts the SQLite statement running
+    /// then or next (`f` sees `SQLITE_INTERRUPT` errors).
+    ///
+    /// Since `f` may change the connection's state (pragmas, functions,
+    /// temporary tables), the connection is closed when it goes back to the
+    /// pool instead of being reused; register what every connection needs
+    /// with [`DatabaseBuilder::sqlite_on_connect`](crate::DatabaseBuilder::sqlite_on_connect).
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -114,7 +128,28 @@ impl Connection {
     {
         let conn = self.sqlite_conn()?;
         conn.worker.retire();
-        conn.worker.call(f).await
+        conn.interact(f, Mode::Session).await
+    }
+
+    /// [`Connection::interact`] for a transaction open on this connection:
+    /// refused with [`Error::TransactionAborted`] if SQLite already rolled
+    /// it back.
+    pub(crate) async fn interact_in_transaction<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        match self.inner()? {
+            Inner::Sqlite(c) => {
+                // May change the connection's state: closed on return.
+                c.worker.retire();
+                c.interact(f, Mode::InTransaction).await
+            }
+            Inner::Postgres(_) => Err(unsupported(
+                "postgres",
+                "interact (a closure on the raw rusqlite connection)",
+            )),
+        }
     }
 }
 

@@ -23,6 +23,10 @@ use std::time::Duration;
 /// connection out for that statement and returns it. On SQLite, reads
 /// (`SELECT`, `VALUES`, `WITH`, `EXPLAIN` that do not write) spread over the
 /// reader connections, and everything else goes through the single writer.
+/// A SQLite statement is queued on its connection's worker thread, which
+/// holds at most 32 queued statements; waiting for a connection and for
+/// room in that queue together take at most the pool's wait timeout
+/// ([`Error::PoolTimeout`]).
 ///
 /// ```
 /// use sylvan::prelude::*;
@@ -247,14 +251,28 @@ impl Database {
         }
     }
 
-    /// Runs `f` against the SQLite writer connection on its worker thread.
-    /// See [`Connection::interact`].
+    /// Runs `f` against the SQLite writer connection on its worker thread,
+    /// holding the writer until `f` returns. See [`Connection::interact`]:
+    /// a panic in `f` returns [`Error::WorkerPanicked`], rolls back any
+    /// transaction `f` left open and discards the connection. To run a
+    /// closure inside a transaction, use [`Transaction::interact`].
     pub async fn interact<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
         R: Send + 'static,
     {
         self.acquire().await?.interact(f).await
+    }
+
+    /// SQLite: the most jobs ever queued at once on one connection's worker
+    /// of this pool (bounded by the queue depth); 0 on PostgreSQL. For
+    /// tests and diagnostics, not a stable API.
+    #[doc(hidden)]
+    pub fn sqlite_queue_high_water(&self) -> usize {
+        match &*self.inner {
+            Inner::Sqlite(pool) => pool.queue_high_water(),
+            Inner::Postgres(_) => 0,
+        }
     }
 
     /// A snapshot of the pool (on SQLite, writer and readers together).

@@ -241,7 +241,11 @@ pub enum Error {
         what: String,
     },
 
-    /// A user closure given to `interact` panicked on the worker thread.
+    /// A user closure given to `interact` panicked on the worker thread (or
+    /// the worker stopped before the job could run). The connection is
+    /// discarded when it goes back to the pool, and a transaction open on it
+    /// was rolled back: its later statements and `commit()` fail with
+    /// [`Error::TransactionAborted`].
     #[error("a closure panicked on the SQLite worker thread")]
     WorkerPanicked,
 

@@ -105,7 +105,7 @@ async fn start<T: FromRow>(db: &Database, sql: String, binds: Vec<Value>) -> Res
     conn.note_origin(&sql, crate::executor::private::Origin::Raw);
     if let Ok(sqlite) = conn.sqlite_conn() {
         let (tx, rx) = tokio::sync::mpsc::channel(SQLITE_STREAM_BUFFER);
-        let job = stream_rows::<T>(sqlite, sql, binds, tx)?;
+        let job = stream_rows::<T>(sqlite, sql, binds, tx).await?;
         return Ok(State::Sqlite {
             rows: rx,
             _job: job,

@@ -533,6 +533,30 @@ impl<'c> Transaction<'c> {
         self.done = true;
         Ok(())
     }
+
+    /// Runs `f` against the raw rusqlite connection of this transaction, on
+    /// its worker thread, inside the transaction (see
+    /// [`Connection::interact`]). SQLite only; on PostgreSQL it returns
+    /// [`Error::Unsupported`]. Refused with [`Error::TransactionAborted`] if
+    /// SQLite already rolled the transaction back. `f` must not end the
+    /// transaction itself (`COMMIT`, `ROLLBACK`): its later statements would
+    /// then be refused as aborted.
+    ///
+    /// A panic in `f` returns [`Error::WorkerPanicked`] and poisons the
+    /// transaction: the worker rolls it back at once (the work of `f` and
+    /// of the statements before it is never committed), later statements
+    /// and `commit()` fail with [`Error::TransactionAborted`], and the
+    /// connection is discarded when it goes back to the pool.
+    pub async fn interact<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        // PostgreSQL: refused before anything runs.
+        self.connection().sqlite_conn()?;
+        self.flush().await?;
+        self.connection().interact_in_transaction(f).await
+    }
 }
 
 impl Drop for Transaction<'_> {

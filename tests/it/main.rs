@@ -24,6 +24,7 @@ mod schema;
 mod select_related_clauses;
 mod smoke;
 mod sqlite;
+mod sqlite_faults;
 mod statements;
 mod stream;
 #[allow(dead_code)]

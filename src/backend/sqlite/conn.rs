@@ -2,7 +2,7 @@
 
 use super::error::map_error;
 use super::types::bind_all;
-use super::worker::{Reply, Worker};
+use super::worker::{QueueConfig, Reply, Worker};
 use crate::backend::rewrite_placeholders_for_sqlite;
 use crate::error::{Error, Result};
 use crate::row::{Cardinality, FromRow, Row};
@@ -108,8 +108,12 @@ pub(crate) struct SqliteConn {
 
 impl SqliteConn {
     /// Starts the worker thread and opens the connection there.
-    pub(crate) async fn connect(options: Arc<SqliteOptions>, role: Role) -> Result<Self> {
-        let worker = Worker::spawn(move || open(&options, role)).await?;
+    pub(crate) async fn connect(
+        options: Arc<SqliteOptions>,
+        role: Role,
+        queue: QueueConfig,
+    ) -> Result<Self> {
+        let worker = Worker::spawn(move || open(&options, role), queue).await?;
         Ok(SqliteConn {
             worker,
             last_used: Instant::now(),
@@ -119,43 +123,53 @@ impl SqliteConn {
 
     /// Runs a statement, returning the number of rows it changed.
     pub(crate) async fn execute(&self, sql: &str, binds: Vec<Value>, mode: Mode) -> Result<u64> {
-        let reply = self.submit_execute(sql, binds, mode)?;
+        let reply = self.submit_execute(sql, binds, mode, None).await?;
         bounded(self.statement_timeout, sql, reply).await?
     }
 
-    /// Queues a statement; the reply says how many rows it changed.
-    pub(crate) fn submit_execute(
+    /// Queues a statement (waiting for room in the queue until one wait
+    /// timeout after `since`, default now); the reply says how many rows it
+    /// changed.
+    pub(crate) async fn submit_execute(
         &self,
         sql: &str,
         binds: Vec<Value>,
         mode: Mode,
+        since: Option<Instant>,
     ) -> Result<Reply<Result<u64>>> {
         let sql = SqlText::new(sql);
-        self.worker.submit(
-            move |conn| {
-                mode.check(conn)?;
-                let start = Instant::now();
-                let result = execute_on(conn, &sql, &binds);
-                if let Ok(n) = &result {
-                    trace(&sql.written, *n, start);
-                }
-                result
-            },
-            mode.is_session(),
-        )
+        self.worker
+            .submit(
+                move |conn| {
+                    mode.check(conn)?;
+                    let start = Instant::now();
+                    let result = execute_on(conn, &sql, &binds);
+                    if let Ok(n) = &result {
+                        trace(&sql.written, *n, start);
+                    }
+                    result
+                },
+                mode.is_session(),
+                since,
+            )
+            .await
     }
 
     /// Runs several statements without binds.
     pub(crate) async fn execute_script(&self, sql: &str, mode: Mode) -> Result<()> {
         let script = sql.to_owned();
-        let reply = self.worker.submit(
-            move |conn| {
-                mode.check(conn)?;
-                conn.execute_batch(&script)
-                    .map_err(|e| map_error(e, &script))
-            },
-            true,
-        )?;
+        let reply = self
+            .worker
+            .submit(
+                move |conn| {
+                    mode.check(conn)?;
+                    conn.execute_batch(&script)
+                        .map_err(|e| map_error(e, &script))
+                },
+                true,
+                None,
+            )
+            .await?;
         bounded(self.statement_timeout, sql, reply).await?
     }
 
@@ -167,36 +181,58 @@ impl SqliteConn {
         cardinality: Cardinality,
         mode: Mode,
     ) -> Result<Vec<T>> {
-        let reply = self.submit_query(sql, binds, cardinality, false, mode)?;
+        let reply = self
+            .submit_query(sql, binds, cardinality, false, mode, None)
+            .await?;
         let rows = bounded(self.statement_timeout, sql, reply).await??;
         rows.map_err(|_| Error::Config("a statement was refused".into()))
     }
 
-    /// Queues a query whose rows are decoded on the worker. With
+    /// Queues a query whose rows are decoded on the worker (waiting for
+    /// room as [`SqliteConn::submit_execute`] does). With
     /// `only_if_read_only`, a statement that would write is not run and its
     /// binds come back as `Ok(Err(binds))` (the caller then sends it to the
     /// writer).
-    pub(crate) fn submit_query<T: FromRow>(
+    pub(crate) async fn submit_query<T: FromRow>(
         &self,
         sql: &str,
         binds: Vec<Value>,
         cardinality: Cardinality,
         only_if_read_only: bool,
         mode: Mode,
+        since: Option<Instant>,
     ) -> Result<Reply<QueryResult<T>>> {
         let sql = SqlText::new(sql);
-        self.worker.submit(
-            move |conn| {
+        self.worker
+            .submit(
+                move |conn| {
+                    mode.check(conn)?;
+                    let start = Instant::now();
+                    let result = query_on::<T>(conn, &sql, binds, cardinality, only_if_read_only);
+                    if let Ok(Ok(rows)) = &result {
+                        trace(&sql.written, rows.len() as u64, start);
+                    }
+                    result
+                },
+                mode.is_session(),
+                since,
+            )
+            .await
+    }
+
+    /// Runs `f` on the raw connection as a session job; in
+    /// `Mode::InTransaction` it is refused if the transaction is gone.
+    pub(crate) async fn interact<F, R>(&self, f: F, mode: Mode) -> Result<R>
+    where
+        F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.worker
+            .call(move |conn| {
                 mode.check(conn)?;
-                let start = Instant::now();
-                let result = query_on::<T>(conn, &sql, binds, cardinality, only_if_read_only);
-                if let Ok(Ok(rows)) = &result {
-                    trace(&sql.written, rows.len() as u64, start);
-                }
-                result
-            },
-            mode.is_session(),
-        )
+                Ok(f(conn))
+            })
+            .await?
     }
 }
 
@@ -216,8 +252,9 @@ pub(crate) enum Mode {
     /// A statement on a checked-out connection.
     Session,
     /// A statement of an open transaction: refused if SQLite already rolled
-    /// the transaction back (an interrupted write does), so that it cannot
-    /// run, and commit, on its own.
+    /// the transaction back (an interrupted write does, and the worker does
+    /// after a job panicked inside it), so that it cannot run, and commit,
+    /// on its own.
     InTransaction,
 }
 
@@ -229,7 +266,7 @@ impl Mode {
     fn check(self, conn: &rusqlite::Connection) -> Result<()> {
         if self == Mode::InTransaction && conn.is_autocommit() {
             return Err(Error::TransactionAborted {
-                reason: "SQLite rolled the transaction back (an interrupted or failed statement)"
+                reason: "SQLite rolled the transaction back (an interrupted or failed statement, or a closure that panicked on the connection)"
                     .into(),
             });
         }
@@ -240,35 +277,38 @@ impl Mode {
 /// Queues a job that steps `sql` and sends each decoded row to `rows`,
 /// waiting while the channel is full; it stops when the receiver is gone or
 /// after the first error. Dropping the returned handle interrupts it.
-pub(crate) fn stream_rows<T: FromRow>(
+pub(crate) async fn stream_rows<T: FromRow>(
     conn: &SqliteConn,
     sql: String,
     binds: Vec<Value>,
     rows: tokio::sync::mpsc::Sender<Result<T>>,
 ) -> Result<Reply<()>> {
     let sql = SqlText::new(&sql);
-    conn.worker.submit(
-        move |c| {
-            let run = || -> Result<()> {
-                let written = sql.written.as_str();
-                let mut stmt = sql.prepare(c)?;
-                bind_all(&mut stmt, &binds, written)?;
-                let mut cursor = stmt.raw_query();
-                while let Some(row) = cursor.next().map_err(|e| map_error(e, written))? {
-                    let item = T::from_row(&Row::sqlite(row));
-                    let failed = item.is_err();
-                    if rows.blocking_send(item).is_err() || failed {
-                        break;
+    conn.worker
+        .submit(
+            move |c| {
+                let run = || -> Result<()> {
+                    let written = sql.written.as_str();
+                    let mut stmt = sql.prepare(c)?;
+                    bind_all(&mut stmt, &binds, written)?;
+                    let mut cursor = stmt.raw_query();
+                    while let Some(row) = cursor.next().map_err(|e| map_error(e, written))? {
+                        let item = T::from_row(&Row::sqlite(row));
+                        let failed = item.is_err();
+                        if rows.blocking_send(item).is_err() || failed {
+                            break;
+                        }
                     }
+                    Ok(())
+                };
+                if let Err(e) = run() {
+                    let _ = rows.blocking_send(Err(e));
                 }
-                Ok(())
-            };
-            if let Err(e) = run() {
-                let _ = rows.blocking_send(Err(e));
-            }
-        },
-        true,
-    )
+            },
+            true,
+            None,
+        )
+        .await
 }
 
 /// Decoded rows, or the binds back when a read-only run was refused.

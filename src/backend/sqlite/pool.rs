@@ -4,8 +4,17 @@
 //! in the pool's FIFO instead of failing with `SQLITE_BUSY`. Reads go to the
 //! readers (which have `PRAGMA query_only` on); a statement routed as a read
 //! that turns out to write is re-run on the writer.
+//!
+//! A `Database` statement checks a connection out, queues its job on the
+//! connection's worker and hands the connection back before awaiting the
+//! reply. Overload is bounded all the same: each worker queues at most
+//! [`QUEUE_DEPTH`](super::worker::QUEUE_DEPTH) jobs, and a caller waits for
+//! the pool and then for room in that queue within one `wait_timeout`
+//! (measured from the start of the call), failing with
+//! [`Error::PoolTimeout`] (phase `Wait`) after it.
 
 use super::conn::{bounded, Location, Mode, Role, SqliteConn, SqliteOptions};
+use super::worker::QueueConfig;
 use crate::backend::first_keyword_is;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -13,6 +22,7 @@ use crate::pool::{spawn_reaper, LastError, LastUsed, PoolConfig, PoolStatus};
 use crate::row::{Cardinality, FromRow};
 use crate::value::Value;
 use deadpool::managed::{Manager, Metrics, Pool, RecycleError, RecycleResult};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,6 +35,7 @@ pub(crate) struct SqliteManager {
     options: Arc<SqliteOptions>,
     role: Role,
     config: PoolConfig,
+    queue: QueueConfig,
     pub(crate) last_error: LastError,
 }
 
@@ -39,7 +50,8 @@ impl Manager for SqliteManager {
     type Error = Error;
 
     async fn create(&self) -> Result<SqliteConn> {
-        let result = SqliteConn::connect(Arc::clone(&self.options), self.role).await;
+        let result =
+            SqliteConn::connect(Arc::clone(&self.options), self.role, self.queue.clone()).await;
         match result {
             Ok(mut conn) => {
                 conn.statement_timeout = self.config.statement_timeout_value();
@@ -86,6 +98,7 @@ pub(crate) struct SqlitePool {
     writer: Pool<SqliteManager>,
     readers: Option<Pool<SqliteManager>>,
     config: PoolConfig,
+    queue: QueueConfig,
     /// Keeps an in-memory database alive while the pool lives, whatever
     /// happens to the pooled connections.
     _anchor: Option<SqliteConn>,
@@ -96,15 +109,20 @@ impl SqlitePool {
     /// file), so a bad path fails here.
     pub(crate) async fn connect(options: SqliteOptions, config: PoolConfig) -> Result<Self> {
         let options = Arc::new(options);
+        let queue = QueueConfig {
+            wait_timeout: config.wait_timeout_value(),
+            high_water: Arc::new(AtomicUsize::new(0)),
+        };
         let manager = |role| SqliteManager {
             options: Arc::clone(&options),
             role,
             config: config.clone(),
+            queue: queue.clone(),
             last_error: LastError::default(),
         };
         let anchor = match options.location {
             Location::Memory(_) => {
-                Some(SqliteConn::connect(Arc::clone(&options), Role::Writer).await?)
+                Some(SqliteConn::connect(Arc::clone(&options), Role::Writer, queue.clone()).await?)
             }
             Location::File(_) => None,
         };
@@ -117,6 +135,7 @@ impl SqlitePool {
             writer,
             readers,
             config: config.clone(),
+            queue,
             _anchor: anchor,
         };
         drop(pool.writer().await?);
@@ -144,7 +163,11 @@ impl SqlitePool {
             Location::File(path) => Some(path.clone()),
             Location::Memory(_) => None,
         };
-        Ok((SqliteConn::connect(options, Role::Writer).await?, file))
+        let queue = self.writer.manager().queue.clone();
+        Ok((
+            SqliteConn::connect(options, Role::Writer, queue).await?,
+            file,
+        ))
     }
 
     /// The writer connection.
@@ -173,7 +196,9 @@ impl SqlitePool {
     ///
     /// The statement is queued on the connection's worker and the
     /// connection goes straight back to the pool: statements of many
-    /// callers queue on the workers and run back to back.
+    /// callers queue on the workers and run back to back. Waiting for the
+    /// connection and for room in its queue share one wait timeout (see the
+    /// module docs).
     pub(crate) async fn query<T: FromRow>(
         &self,
         sql: &str,
@@ -182,20 +207,24 @@ impl SqlitePool {
     ) -> Result<Vec<T>> {
         let mut binds = binds;
         if self.readers.is_some() && first_keyword_is(sql, READ_KEYWORDS) {
+            let since = Instant::now();
             let reply = {
                 let conn = self.reader().await?;
                 conn.sqlite_conn()?
-                    .submit_query(sql, binds, cardinality, true, Mode::Detached)?
+                    .submit_query(sql, binds, cardinality, true, Mode::Detached, Some(since))
+                    .await?
             };
             match bounded(self.config.statement_timeout_value(), sql, reply).await?? {
                 Ok(rows) => return Ok(rows),
                 Err(back) => binds = back,
             }
         }
+        let since = Instant::now();
         let reply = {
             let conn = self.writer().await?;
             conn.sqlite_conn()?
-                .submit_query(sql, binds, cardinality, false, Mode::Detached)?
+                .submit_query(sql, binds, cardinality, false, Mode::Detached, Some(since))
+                .await?
         };
         bounded(self.config.statement_timeout_value(), sql, reply)
             .await??
@@ -204,12 +233,20 @@ impl SqlitePool {
 
     /// Runs a statement on the writer (queued; see [`SqlitePool::query`]).
     pub(crate) async fn execute(&self, sql: &str, binds: Vec<Value>) -> Result<u64> {
+        let since = Instant::now();
         let reply = {
             let conn = self.writer().await?;
             conn.sqlite_conn()?
-                .submit_execute(sql, binds, Mode::Detached)?
+                .submit_execute(sql, binds, Mode::Detached, Some(since))
+                .await?
         };
         bounded(self.config.statement_timeout_value(), sql, reply).await?
+    }
+
+    /// The most jobs ever queued at once on one of the pool's workers
+    /// (never above [`QUEUE_DEPTH`](super::worker::QUEUE_DEPTH)).
+    pub(crate) fn queue_high_water(&self) -> usize {
+        self.queue.high_water.load(Ordering::Relaxed)
     }
 
     /// True when the pool has reader connections beside the writer.
