@@ -554,8 +554,10 @@ impl<'c> Transaction<'c> {
     {
         // PostgreSQL: refused before anything runs.
         self.connection().sqlite_conn()?;
-        self.flush().await?;
-        self.connection().interact_in_transaction(f).await
+        // Like every statement: refused once the transaction is poisoned,
+        // and a drop before it finishes poisons it.
+        self.statement(self.connection().interact_in_transaction(f))
+            .await
     }
 }
 
