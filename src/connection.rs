@@ -338,8 +338,13 @@ impl Drop for Connection {
 }
 
 impl Run for Connection {
-    async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
-        self.execute_with(sql, binds?, false, Origin::Raw).await
+    async fn run_execute(
+        &self,
+        sql: &str,
+        binds: Result<Vec<Value>>,
+        origin: Origin,
+    ) -> Result<u64> {
+        self.execute_with(sql, binds?, false, origin).await
     }
 
     async fn run_query<T: FromRow>(
@@ -347,27 +352,13 @@ impl Run for Connection {
         sql: &str,
         binds: Result<Vec<Value>>,
         cardinality: Cardinality,
+        origin: Origin,
     ) -> Result<Vec<T>> {
-        self.query_with(sql, binds?, cardinality, false, Origin::Raw)
+        self.query_with(sql, binds?, cardinality, false, origin)
             .await
     }
 
     fn run_dialect(&self) -> Dialect {
         self.dialect()
-    }
-
-    async fn run_rendered_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
-        self.execute_with(sql, binds?, false, Origin::Rendered)
-            .await
-    }
-
-    async fn run_rendered_query<T: FromRow>(
-        &self,
-        sql: &str,
-        binds: Result<Vec<Value>>,
-        cardinality: Cardinality,
-    ) -> Result<Vec<T>> {
-        self.query_with(sql, binds?, cardinality, false, Origin::Rendered)
-            .await
     }
 }

@@ -359,8 +359,13 @@ impl Database {
 }
 
 impl Run for Database {
-    async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
-        self.execute_as(sql, binds, Origin::Raw).await
+    async fn run_execute(
+        &self,
+        sql: &str,
+        binds: Result<Vec<Value>>,
+        origin: Origin,
+    ) -> Result<u64> {
+        self.execute_as(sql, binds, origin).await
     }
 
     async fn run_query<T: FromRow>(
@@ -368,26 +373,13 @@ impl Run for Database {
         sql: &str,
         binds: Result<Vec<Value>>,
         cardinality: Cardinality,
+        origin: Origin,
     ) -> Result<Vec<T>> {
-        self.query_as(sql, binds, cardinality, Origin::Raw).await
+        self.query_as(sql, binds, cardinality, origin).await
     }
 
     fn run_dialect(&self) -> Dialect {
         self.dialect()
-    }
-
-    async fn run_rendered_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
-        self.execute_as(sql, binds, Origin::Rendered).await
-    }
-
-    async fn run_rendered_query<T: FromRow>(
-        &self,
-        sql: &str,
-        binds: Result<Vec<Value>>,
-        cardinality: Cardinality,
-    ) -> Result<Vec<T>> {
-        self.query_as(sql, binds, cardinality, Origin::Rendered)
-            .await
     }
 }
 

@@ -26,15 +26,15 @@ pub(crate) mod private {
 
     /// What an executor must provide; sealed so the set stays ours.
     ///
-    /// `run_execute` / `run_query` take raw SQL; the `run_rendered_*`
-    /// variants take statements Sylvan rendered itself, which skip the
-    /// session-state check. An executor that does not tell the two apart
-    /// treats everything as raw, which is always safe.
+    /// `origin` says who wrote the statement: raw SQL may change session
+    /// state (its connection is then reset before reuse); statements Sylvan
+    /// rendered itself skip that check.
     pub trait Run: Send + Sync {
         fn run_execute(
             &self,
             sql: &str,
             binds: Result<Vec<Value>>,
+            origin: Origin,
         ) -> impl Future<Output = Result<u64>> + Send;
 
         /// Rows of the query, at most `cardinality`'s limit, checked against
@@ -44,28 +44,10 @@ pub(crate) mod private {
             sql: &str,
             binds: Result<Vec<Value>>,
             cardinality: Cardinality,
+            origin: Origin,
         ) -> impl Future<Output = Result<Vec<T>>> + Send;
 
         fn run_dialect(&self) -> Dialect;
-
-        /// [`Run::run_execute`] for a statement Sylvan rendered.
-        fn run_rendered_execute(
-            &self,
-            sql: &str,
-            binds: Result<Vec<Value>>,
-        ) -> impl Future<Output = Result<u64>> + Send {
-            self.run_execute(sql, binds)
-        }
-
-        /// [`Run::run_query`] for a statement Sylvan rendered.
-        fn run_rendered_query<T: FromRow>(
-            &self,
-            sql: &str,
-            binds: Result<Vec<Value>>,
-            cardinality: Cardinality,
-        ) -> impl Future<Output = Result<Vec<T>>> + Send {
-            self.run_query(sql, binds, cardinality)
-        }
     }
 
     impl<E: Run> Run for &E {
@@ -73,8 +55,9 @@ pub(crate) mod private {
             &self,
             sql: &str,
             binds: Result<Vec<Value>>,
+            origin: Origin,
         ) -> impl Future<Output = Result<u64>> + Send {
-            (**self).run_execute(sql, binds)
+            (**self).run_execute(sql, binds, origin)
         }
 
         fn run_query<T: FromRow>(
@@ -82,29 +65,13 @@ pub(crate) mod private {
             sql: &str,
             binds: Result<Vec<Value>>,
             cardinality: Cardinality,
+            origin: Origin,
         ) -> impl Future<Output = Result<Vec<T>>> + Send {
-            (**self).run_query(sql, binds, cardinality)
+            (**self).run_query(sql, binds, cardinality, origin)
         }
 
         fn run_dialect(&self) -> Dialect {
             (**self).run_dialect()
-        }
-
-        fn run_rendered_execute(
-            &self,
-            sql: &str,
-            binds: Result<Vec<Value>>,
-        ) -> impl Future<Output = Result<u64>> + Send {
-            (**self).run_rendered_execute(sql, binds)
-        }
-
-        fn run_rendered_query<T: FromRow>(
-            &self,
-            sql: &str,
-            binds: Result<Vec<Value>>,
-            cardinality: Cardinality,
-        ) -> impl Future<Output = Result<Vec<T>>> + Send {
-            (**self).run_rendered_query(sql, binds, cardinality)
         }
     }
 }
@@ -136,7 +103,7 @@ pub(crate) mod private {
 pub trait Executor: private::Run {
     /// Runs a statement and returns the number of rows it changed.
     fn execute<B: Binds>(&self, sql: &str, binds: B) -> impl Future<Output = Result<u64>> + Send {
-        self.run_execute(sql, binds.into_values())
+        self.run_execute(sql, binds.into_values(), private::Origin::Raw)
     }
 
     /// Runs a query and decodes every row.
@@ -145,7 +112,12 @@ pub trait Executor: private::Run {
         sql: &str,
         binds: B,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        self.run_query(sql, binds.into_values(), Cardinality::All)
+        self.run_query(
+            sql,
+            binds.into_values(),
+            Cardinality::All,
+            private::Origin::Raw,
+        )
     }
 
     /// Runs a query that must return exactly one row: none is
@@ -157,7 +129,9 @@ pub trait Executor: private::Run {
     ) -> impl Future<Output = Result<T>> + Send {
         let binds = binds.into_values();
         async move {
-            let rows = self.run_query(sql, binds, Cardinality::One).await?;
+            let rows = self
+                .run_query(sql, binds, Cardinality::One, private::Origin::Raw)
+                .await?;
             single(rows, Cardinality::One)?.ok_or(Error::NotFound)
         }
     }
@@ -171,7 +145,9 @@ pub trait Executor: private::Run {
     ) -> impl Future<Output = Result<Option<T>>> + Send {
         let binds = binds.into_values();
         async move {
-            let rows = self.run_query(sql, binds, Cardinality::Optional).await?;
+            let rows = self
+                .run_query(sql, binds, Cardinality::Optional, private::Origin::Raw)
+                .await?;
             single(rows, Cardinality::Optional)
         }
     }

@@ -193,7 +193,13 @@ pub trait Model: FromRow + Sync {
         let statements = crate::schema::create_table_sql::<Self>(executor.dialect());
         async move {
             for sql in statements {
-                executor.run_rendered_execute(&sql, Ok(Vec::new())).await?;
+                executor
+                    .run_execute(
+                        &sql,
+                        Ok(Vec::new()),
+                        crate::executor::private::Origin::Rendered,
+                    )
+                    .await?;
             }
             Ok(())
         }
@@ -203,7 +209,13 @@ pub trait Model: FromRow + Sync {
     fn drop_table<E: Executor>(executor: &E) -> impl Future<Output = Result<()>> + Send {
         let sql = crate::schema::drop_table_sql::<Self>(executor.dialect());
         async move {
-            executor.run_rendered_execute(&sql, Ok(Vec::new())).await?;
+            executor
+                .run_execute(
+                    &sql,
+                    Ok(Vec::new()),
+                    crate::executor::private::Origin::Rendered,
+                )
+                .await?;
             Ok(())
         }
     }
@@ -300,7 +312,10 @@ pub trait Model: FromRow + Sync {
             Self::objects().filter(Self::primary_key_column().eq_value(self.primary_key()));
         async move {
             match rendered? {
-                Some((sql, binds)) => match executor.run_rendered_execute(&sql, Ok(binds)).await? {
+                Some((sql, binds)) => match executor
+                    .run_execute(&sql, Ok(binds), crate::executor::private::Origin::Rendered)
+                    .await?
+                {
                     0 => Err(Error::NotFound),
                     _ => Ok(()),
                 },

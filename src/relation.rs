@@ -329,7 +329,12 @@ where
     pub async fn all<E: Executor>(&self, executor: &E) -> Result<Vec<(M, K::Joined<R>)>> {
         let (sql, binds) = self.render(executor.dialect());
         let rows: Vec<Joined<M, R, K>> = executor
-            .run_rendered_query(&sql, Ok(binds), Cardinality::All)
+            .run_query(
+                &sql,
+                Ok(binds),
+                Cardinality::All,
+                crate::executor::private::Origin::Rendered,
+            )
             .await?;
         Ok(rows.into_iter().map(|j| (j.model, j.related)).collect())
     }

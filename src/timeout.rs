@@ -13,7 +13,7 @@
 
 use crate::backend::{first_keyword_is, Dialect};
 use crate::error::{Error, Result};
-use crate::executor::private::Run;
+use crate::executor::private::{Origin, Run};
 use crate::row::{Cardinality, FromRow};
 use crate::value::Value;
 use futures_util::future::Either;
@@ -145,8 +145,9 @@ impl<E: Run> Run for WithTimeout<E> {
         &self,
         sql: &str,
         binds: Result<Vec<Value>>,
+        origin: Origin,
     ) -> impl Future<Output = Result<u64>> + Send {
-        EXECUTOR_OVERRIDE.scope(self.timeout, self.inner.run_execute(sql, binds))
+        EXECUTOR_OVERRIDE.scope(self.timeout, self.inner.run_execute(sql, binds, origin))
     }
 
     fn run_query<T: FromRow>(
@@ -154,32 +155,16 @@ impl<E: Run> Run for WithTimeout<E> {
         sql: &str,
         binds: Result<Vec<Value>>,
         cardinality: Cardinality,
+        origin: Origin,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        EXECUTOR_OVERRIDE.scope(self.timeout, self.inner.run_query(sql, binds, cardinality))
+        EXECUTOR_OVERRIDE.scope(
+            self.timeout,
+            self.inner.run_query(sql, binds, cardinality, origin),
+        )
     }
 
     fn run_dialect(&self) -> Dialect {
         self.inner.run_dialect()
-    }
-
-    fn run_rendered_execute(
-        &self,
-        sql: &str,
-        binds: Result<Vec<Value>>,
-    ) -> impl Future<Output = Result<u64>> + Send {
-        EXECUTOR_OVERRIDE.scope(self.timeout, self.inner.run_rendered_execute(sql, binds))
-    }
-
-    fn run_rendered_query<T: FromRow>(
-        &self,
-        sql: &str,
-        binds: Result<Vec<Value>>,
-        cardinality: Cardinality,
-    ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        EXECUTOR_OVERRIDE.scope(
-            self.timeout,
-            self.inner.run_rendered_query(sql, binds, cardinality),
-        )
     }
 }
 
@@ -202,8 +187,9 @@ impl<E: Run> Run for MaybeTimeout<'_, E> {
         &self,
         sql: &str,
         binds: Result<Vec<Value>>,
+        origin: Origin,
     ) -> impl Future<Output = Result<u64>> + Send {
-        query_scoped(self.timeout, self.inner.run_execute(sql, binds))
+        query_scoped(self.timeout, self.inner.run_execute(sql, binds, origin))
     }
 
     fn run_query<T: FromRow>(
@@ -211,32 +197,16 @@ impl<E: Run> Run for MaybeTimeout<'_, E> {
         sql: &str,
         binds: Result<Vec<Value>>,
         cardinality: Cardinality,
+        origin: Origin,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        query_scoped(self.timeout, self.inner.run_query(sql, binds, cardinality))
+        query_scoped(
+            self.timeout,
+            self.inner.run_query(sql, binds, cardinality, origin),
+        )
     }
 
     fn run_dialect(&self) -> Dialect {
         self.inner.run_dialect()
-    }
-
-    fn run_rendered_execute(
-        &self,
-        sql: &str,
-        binds: Result<Vec<Value>>,
-    ) -> impl Future<Output = Result<u64>> + Send {
-        query_scoped(self.timeout, self.inner.run_rendered_execute(sql, binds))
-    }
-
-    fn run_rendered_query<T: FromRow>(
-        &self,
-        sql: &str,
-        binds: Result<Vec<Value>>,
-        cardinality: Cardinality,
-    ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        query_scoped(
-            self.timeout,
-            self.inner.run_rendered_query(sql, binds, cardinality),
-        )
     }
 }
 

@@ -578,8 +578,8 @@ impl Drop for Transaction<'_> {
     }
 }
 
-impl Transaction<'_> {
-    async fn execute_as(
+impl Run for Transaction<'_> {
+    async fn run_execute(
         &self,
         sql: &str,
         binds: Result<Vec<Value>>,
@@ -590,7 +590,7 @@ impl Transaction<'_> {
             .await
     }
 
-    async fn query_as<T: FromRow>(
+    async fn run_query<T: FromRow>(
         &self,
         sql: &str,
         binds: Result<Vec<Value>>,
@@ -604,38 +604,9 @@ impl Transaction<'_> {
         )
         .await
     }
-}
-
-impl Run for Transaction<'_> {
-    async fn run_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
-        self.execute_as(sql, binds, Origin::Raw).await
-    }
-
-    async fn run_query<T: FromRow>(
-        &self,
-        sql: &str,
-        binds: Result<Vec<Value>>,
-        cardinality: Cardinality,
-    ) -> Result<Vec<T>> {
-        self.query_as(sql, binds, cardinality, Origin::Raw).await
-    }
 
     fn run_dialect(&self) -> Dialect {
         self.connection().dialect()
-    }
-
-    async fn run_rendered_execute(&self, sql: &str, binds: Result<Vec<Value>>) -> Result<u64> {
-        self.execute_as(sql, binds, Origin::Rendered).await
-    }
-
-    async fn run_rendered_query<T: FromRow>(
-        &self,
-        sql: &str,
-        binds: Result<Vec<Value>>,
-        cardinality: Cardinality,
-    ) -> Result<Vec<T>> {
-        self.query_as(sql, binds, cardinality, Origin::Rendered)
-            .await
     }
 }
 

@@ -13,7 +13,11 @@ fn ui() {
     t.compile_fail("tests/ui/*.rs");
     if cfg!(all(feature = "chrono", feature = "uuid", feature = "json")) {
         t.compile_fail("tests/ui/all_features/*.rs");
-    } else if cfg!(not(any(feature = "chrono", feature = "uuid", feature = "json"))) {
+    } else if cfg!(not(any(
+        feature = "chrono",
+        feature = "uuid",
+        feature = "json"
+    ))) {
         t.compile_fail("tests/ui/default_features/*.rs");
     }
 }

@@ -344,7 +344,12 @@ impl<M: Model> QuerySet<M> {
         let executor = &self.on(executor);
         let (sql, binds) = self.render_select(executor.dialect());
         executor
-            .run_rendered_query(&sql, Ok(binds), Cardinality::All)
+            .run_query(
+                &sql,
+                Ok(binds),
+                Cardinality::All,
+                crate::executor::private::Origin::Rendered,
+            )
             .await
     }
 
@@ -369,7 +374,12 @@ impl<M: Model> QuerySet<M> {
         query.limit = Some(query.limit.map_or(1, |l| l.min(1)));
         let (sql, binds) = query.render_select(executor.dialect());
         let mut rows = executor
-            .run_rendered_query(&sql, Ok(binds), Cardinality::Optional)
+            .run_query(
+                &sql,
+                Ok(binds),
+                Cardinality::Optional,
+                crate::executor::private::Origin::Rendered,
+            )
             .await?;
         Ok(rows.pop())
     }
@@ -384,7 +394,12 @@ impl<M: Model> QuerySet<M> {
         }
         let (sql, binds) = query.render_select(executor.dialect());
         let mut rows = executor
-            .run_rendered_query(&sql, Ok(binds), Cardinality::One)
+            .run_query(
+                &sql,
+                Ok(binds),
+                Cardinality::One,
+                crate::executor::private::Origin::Rendered,
+            )
             .await?;
         rows.pop().ok_or(Error::NotFound)
     }
@@ -402,7 +417,12 @@ impl<M: Model> QuerySet<M> {
             w.push_sql(") AS counted");
             let (sql, _) = w.finish();
             return executor
-                .run_rendered_query(&sql, Ok(binds), Cardinality::One)
+                .run_query(
+                    &sql,
+                    Ok(binds),
+                    Cardinality::One,
+                    crate::executor::private::Origin::Rendered,
+                )
                 .await
                 .and_then(one);
         }
@@ -410,7 +430,12 @@ impl<M: Model> QuerySet<M> {
         self.push_from_where(&mut w);
         let (sql, binds) = w.finish();
         executor
-            .run_rendered_query(&sql, Ok(binds), Cardinality::One)
+            .run_query(
+                &sql,
+                Ok(binds),
+                Cardinality::One,
+                crate::executor::private::Origin::Rendered,
+            )
             .await
             .and_then(one)
     }
@@ -426,7 +451,12 @@ impl<M: Model> QuerySet<M> {
         };
         let sql = format!("SELECT EXISTS ({inner})");
         executor
-            .run_rendered_query(&sql, Ok(binds), Cardinality::One)
+            .run_query(
+                &sql,
+                Ok(binds),
+                Cardinality::One,
+                crate::executor::private::Origin::Rendered,
+            )
             .await
             .and_then(one)
     }
@@ -465,7 +495,11 @@ impl<M: Model> QuerySet<M> {
     ) -> Result<u64> {
         let executor = &self.on(executor);
         match self.render_update(assignments, executor.dialect(), false)? {
-            Some((sql, binds)) => executor.run_rendered_execute(&sql, Ok(binds)).await,
+            Some((sql, binds)) => {
+                executor
+                    .run_execute(&sql, Ok(binds), crate::executor::private::Origin::Rendered)
+                    .await
+            }
             None => Ok(0),
         }
     }
@@ -509,7 +543,9 @@ impl<M: Model> QuerySet<M> {
     pub async fn delete<E: Executor>(&self, executor: &E) -> Result<u64> {
         let executor = &self.on(executor);
         let (sql, binds) = self.render_delete(executor.dialect(), false)?;
-        executor.run_rendered_execute(&sql, Ok(binds)).await
+        executor
+            .run_execute(&sql, Ok(binds), crate::executor::private::Origin::Rendered)
+            .await
     }
 
     /// Deletes every matching row, returning the deleted rows.
@@ -517,7 +553,12 @@ impl<M: Model> QuerySet<M> {
         let executor = &self.on(executor);
         let (sql, binds) = self.render_delete(executor.dialect(), true)?;
         executor
-            .run_rendered_query(&sql, Ok(binds), Cardinality::All)
+            .run_query(
+                &sql,
+                Ok(binds),
+                Cardinality::All,
+                crate::executor::private::Origin::Rendered,
+            )
             .await
     }
 
@@ -542,7 +583,12 @@ impl<M: Model> QuerySet<M> {
         match self.render_update(assignments, executor.dialect(), true)? {
             Some((sql, binds)) => {
                 executor
-                    .run_rendered_query(&sql, Ok(binds), Cardinality::All)
+                    .run_query(
+                        &sql,
+                        Ok(binds),
+                        Cardinality::All,
+                        crate::executor::private::Origin::Rendered,
+                    )
                     .await
             }
             None => self.all(executor).await,

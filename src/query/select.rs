@@ -297,7 +297,12 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
         let executor = &self.query.on(executor);
         let (sql, binds) = self.render(executor.dialect(), None);
         executor
-            .run_rendered_query(&sql, Ok(binds), Cardinality::All)
+            .run_query(
+                &sql,
+                Ok(binds),
+                Cardinality::All,
+                crate::executor::private::Origin::Rendered,
+            )
             .await
     }
 
@@ -307,7 +312,12 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
         let limit = self.query.limit.map_or(1, |l| l.min(1));
         let (sql, binds) = self.render(executor.dialect(), Some(limit));
         let mut rows = executor
-            .run_rendered_query(&sql, Ok(binds), Cardinality::Optional)
+            .run_query(
+                &sql,
+                Ok(binds),
+                Cardinality::Optional,
+                crate::executor::private::Origin::Rendered,
+            )
             .await?;
         Ok(rows.pop())
     }
@@ -318,7 +328,12 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
         let executor = &self.query.on(executor);
         let (sql, binds) = self.render(executor.dialect(), None);
         let mut rows = executor
-            .run_rendered_query(&sql, Ok(binds), Cardinality::One)
+            .run_query(
+                &sql,
+                Ok(binds),
+                Cardinality::One,
+                crate::executor::private::Origin::Rendered,
+            )
             .await?;
         rows.pop().ok_or(Error::NotFound)
     }

@@ -298,13 +298,23 @@ pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
         match returning {
             Returning::Row => {
                 let rows: Vec<M> = executor
-                    .run_rendered_query(&sql, Ok(binds), Cardinality::All)
+                    .run_query(
+                        &sql,
+                        Ok(binds),
+                        Cardinality::All,
+                        crate::executor::private::Origin::Rendered,
+                    )
                     .await?;
                 stored.extend(rows);
             }
             Returning::Key => {
                 let keys: Vec<M::PrimaryKey> = executor
-                    .run_rendered_query(&sql, Ok(binds), Cardinality::All)
+                    .run_query(
+                        &sql,
+                        Ok(binds),
+                        Cardinality::All,
+                        crate::executor::private::Origin::Rendered,
+                    )
                     .await?;
                 if keys.len() != end - start {
                     return Err(crate::Error::Database {
@@ -319,7 +329,9 @@ pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
                 }
             }
             Returning::Nothing => {
-                executor.run_rendered_execute(&sql, Ok(binds)).await?;
+                executor
+                    .run_execute(&sql, Ok(binds), crate::executor::private::Origin::Rendered)
+                    .await?;
             }
         }
         start = end;

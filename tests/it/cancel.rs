@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::support::{both_with, Kind, TestDb};
+use crate::support::{both_with, eventually, Kind, TestDb};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,24 +12,6 @@ use sylvan::prelude::*;
 use sylvan::{Connection, PoolConfig};
 
 const ECHO: &str = "SELECT CAST($1 AS BIGINT)";
-
-/// Polls `check` every 20 ms until it is true or `within` has passed.
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// A query that runs for a long time: five seconds on PostgreSQL, a
 /// billion-row recursive CTE (a minute or more) on SQLite.

@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::support::relay::{Fault, Relay};
-use crate::support::{both_with, Kind, TestDb};
+use crate::support::{both_with, eventually, Kind, TestDb};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,24 +56,6 @@ fn quick_pool(max_size: usize) -> PoolConfig {
         .wait_timeout(Duration::from_secs(3))
         .create_timeout(Duration::from_secs(2))
         .recycle_timeout(Duration::from_secs(1))
-}
-
-/// Polls `check` every 20 ms until it is true or `within` has passed.
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Samples the pool's size in the background; the highest value seen.

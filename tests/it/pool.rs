@@ -4,9 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::support::{both_with, pg_base_url, Kind, TestDb};
+use crate::support::{both_with, eventually, pg_base_url, Kind, TestDb};
 use std::collections::HashSet;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,24 +23,6 @@ async fn pg_admin() -> Database {
         .connect()
         .await
         .expect("admin connection")
-}
-
-/// Polls `check` every 20 ms until it is true or `within` has passed.
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The error and its whole `source()` chain, as one string.

@@ -7,13 +7,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::support::{both, both_with, Kind, TestDb};
+use crate::support::{both, both_with, eventually, Kind, TestDb};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use sylvan::prelude::*;
 use sylvan::{Connection, IsolationLevel, PoolConfig, TransactionOptions};
 
@@ -77,24 +77,6 @@ where
             Err(e) if runs < 3 && is_stray_cancel(&e) => runs += 1,
             other => return other,
         }
-    }
-}
-
-/// Polls `check` every 20 ms until it is true or `within` has passed.
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
