@@ -28,9 +28,9 @@ use std::time::Instant;
 /// borrower: on PostgreSQL the session is reset when the connection goes
 /// back to the pool (settings, role, temporary tables, `LISTEN`, session
 /// advisory locks, SQL `PREPARE`d statements, an open transaction); on
-/// SQLite a connection that ran a raw `PRAGMA`, `ATTACH`/`DETACH`, a
-/// statement naming temporary objects, or an [`interact`](Self::interact)
-/// closure is closed rather than reused. Statements Sylvan renders itself
+/// SQLite a connection that ran a raw `PRAGMA`, `ATTACH`/`DETACH`,
+/// `CREATE TEMP …`, or an [`interact`](Self::interact) closure is closed
+/// rather than reused. Statements Sylvan renders itself
 /// (QuerySets, models) never change session state and cost no reset.
 #[derive(Debug)]
 pub struct Connection {
@@ -190,13 +190,15 @@ impl Connection {
 
     /// Marks the connection for a reset (or, on SQLite, for closing) before
     /// its next borrower when raw SQL may change session state.
-    pub(crate) fn note_origin(&self, sql: &str, origin: Origin) {
+    pub(crate) fn note_origin(&self, sql: &str, origin: Origin, script: bool) {
         if origin == Origin::Rendered {
             return;
         }
         match self.inner.as_ref() {
-            Some(Inner::Postgres(c)) if may_change_session(sql, true) => c.mark_session_dirty(),
-            Some(Inner::Sqlite(c)) if may_change_session(sql, false) => c.worker.retire(),
+            Some(Inner::Postgres(c)) if may_change_session(sql, true, script) => {
+                c.mark_session_dirty()
+            }
+            Some(Inner::Sqlite(c)) if may_change_session(sql, false, script) => c.worker.retire(),
             _ => {}
         }
     }
@@ -216,7 +218,7 @@ impl Connection {
         in_transaction: bool,
         origin: Origin,
     ) -> Result<()> {
-        self.note_origin(sql, origin);
+        self.note_origin(sql, origin, true);
         match self.inner()? {
             Inner::Sqlite(c) => c.execute_script(sql, Self::mode(in_transaction)).await,
             Inner::Postgres(c) => c.execute_script(sql).await,
@@ -231,7 +233,7 @@ impl Connection {
         in_transaction: bool,
         origin: Origin,
     ) -> Result<u64> {
-        self.note_origin(sql, origin);
+        self.note_origin(sql, origin, false);
         match self.inner()? {
             Inner::Sqlite(c) => c.execute(sql, binds, Self::mode(in_transaction)).await,
             Inner::Postgres(c) => c.execute(sql, &binds).await,
@@ -247,7 +249,7 @@ impl Connection {
         in_transaction: bool,
         origin: Origin,
     ) -> Result<Vec<T>> {
-        self.note_origin(sql, origin);
+        self.note_origin(sql, origin, false);
         let rows = match self.inner()? {
             Inner::Sqlite(c) => {
                 c.query(sql, binds, cardinality, Self::mode(in_transaction))

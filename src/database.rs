@@ -307,7 +307,7 @@ impl Database {
     /// the pool (see [`Connection`]); every other SQLite statement is
     /// queued on a worker without holding a connection.
     fn sqlite_needs_connection(sql: &str, origin: Origin) -> bool {
-        origin == Origin::Raw && may_change_session(sql, false)
+        origin == Origin::Raw && may_change_session(sql, false, false)
     }
 
     async fn execute_as(

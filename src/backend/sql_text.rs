@@ -107,38 +107,77 @@ const PLAIN_DML: &[&str] = &[
 /// Words whose presence in a raw statement means it may leave session
 /// state behind even though it starts like plain DML: `set_config(…,
 /// false)`, session advisory locks, `SELECT … INTO TEMP`, `pg_temp`,
-/// dblink's named connections (PostgreSQL); temporary objects, pragmas and
-/// attached databases (SQLite).
+/// dblink's named connections (PostgreSQL).
 const SESSION_WORDS_PG: &[&str] = &["set_config", "advisory", "temp", "dblink"];
+/// SQLite statements that change the connection's state: pragmas and
+/// attached databases, and `CREATE TEMP …` (SQL functions cannot change
+/// them); in a script, these words anywhere.
+const SESSION_KEYWORDS_SQLITE: &[&str] = &["PRAGMA", "ATTACH", "DETACH"];
 const SESSION_WORDS_SQLITE: &[&str] = &["temp", "pragma", "attach", "detach"];
 
-/// True when a raw statement (or script) written by a user may change the
-/// state of the session it runs on — a setting, the role, a temporary
-/// table, `LISTEN`, a session lock, a prepared statement, an open
-/// transaction — so that its connection must be reset before anyone else
-/// borrows it. Errs on the side of "may": a false positive costs one reset,
-/// a false negative leaks state. Statements Sylvan renders itself never
-/// change session state and are not checked.
+/// True when a raw statement (or, with `script`, a script of several)
+/// written by a user may change the state of the session it runs on — a
+/// setting, the role, a temporary table, `LISTEN`, a session lock, a
+/// prepared statement, an open transaction — so that its connection must
+/// be reset before anyone else borrows it. Errs on the side of "may": a
+/// false positive costs one reset, a false negative leaks state.
+/// Statements Sylvan renders itself never change session state and are not
+/// checked.
 ///
 /// What it cannot see: a user-defined function called from plain DML that
-/// changes session state inside its body.
-pub(crate) fn may_change_session(sql: &str, postgres: bool) -> bool {
+/// changes session state inside its body (PostgreSQL).
+pub(crate) fn may_change_session(sql: &str, postgres: bool, script: bool) -> bool {
     if postgres {
-        !first_keyword_is(sql, PLAIN_DML) || contains_any_ignore_case(sql, SESSION_WORDS_PG)
-    } else {
+        script
+            || !first_keyword_is(sql, PLAIN_DML)
+            || contains_any_ignore_case(sql, SESSION_WORDS_PG)
+    } else if script {
         contains_any_ignore_case(sql, SESSION_WORDS_SQLITE)
+    } else {
+        // One statement (SQLite prepares only one): its first keyword says
+        // it all, so the common case costs no scan of the text.
+        let first = first_keyword(sql);
+        SESSION_KEYWORDS_SQLITE
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(first))
+            || (first.eq_ignore_ascii_case("CREATE") && contains_any_ignore_case(sql, &["temp"]))
     }
 }
 
 /// True when `hay` contains one of the lower-case ASCII `needles`, ignoring
-/// ASCII case.
+/// ASCII case. This runs on every raw statement, so it makes one pass over
+/// `hay` and compares the needles only where a byte is the first letter of
+/// one of them (a bit set of those letters).
 fn contains_any_ignore_case(hay: &str, needles: &[&str]) -> bool {
+    let firsts = needles
+        .iter()
+        .filter_map(|n| n.as_bytes().first())
+        .fold(0_u32, |set, b| set | letter_bit(*b));
     let hay = hay.as_bytes();
-    needles.iter().any(|needle| {
-        let needle = needle.as_bytes();
-        hay.windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
-    })
+    for (i, b) in hay.iter().enumerate() {
+        if firsts & letter_bit(*b) == 0 {
+            continue;
+        }
+        for needle in needles {
+            let needle = needle.as_bytes();
+            if hay.len() - i >= needle.len()
+                && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// A bit per ASCII letter (either case); 0 for any other byte.
+fn letter_bit(b: u8) -> u32 {
+    let lower = b | 0x20;
+    if lower.is_ascii_lowercase() {
+        1 << (lower - b'a')
+    } else {
+        0
+    }
 }
 
 fn is_ident_byte(b: u8) -> bool {
@@ -174,7 +213,7 @@ mod tests {
             "DO $$ BEGIN PERFORM 1; END $$",
             "CALL p()",
         ] {
-            assert!(may_change_session(sql, true), "{sql}");
+            assert!(may_change_session(sql, true, false), "{sql}");
         }
         for sql in [
             "SELECT 1",
@@ -182,13 +221,30 @@ mod tests {
             "UPDATE t SET x = 1",
             "WITH a AS (SELECT 1) SELECT * FROM a",
         ] {
-            assert!(!may_change_session(sql, true), "{sql}");
+            assert!(!may_change_session(sql, true, false), "{sql}");
         }
-        assert!(may_change_session("PRAGMA foreign_keys = OFF", false));
-        assert!(may_change_session("CREATE TEMP TABLE t (x)", false));
-        assert!(may_change_session("ATTACH 'x.db' AS x", false));
-        assert!(!may_change_session("SELECT 1", false));
-        assert!(!may_change_session("CREATE TABLE t (x)", false));
+        assert!(may_change_session(
+            "PRAGMA foreign_keys = OFF",
+            false,
+            false
+        ));
+        assert!(may_change_session("create TeMp TABLE t (x)", false, false));
+        assert!(may_change_session("ATTACH 'x.db' AS x", false, false));
+        assert!(!may_change_session("SELECT 1", false, false));
+        assert!(!may_change_session("CREATE TABLE t (x)", false, false));
+        assert!(!may_change_session("SELECT 'tem'", false, false));
+        assert!(may_change_session(
+            "CREATE TABLE a (x); pragma x = 1",
+            false,
+            true
+        ));
+        assert!(!may_change_session(
+            "CREATE TABLE a (x); INSERT INTO a VALUES (1)",
+            false,
+            true
+        ));
+        assert!(may_change_session("SELECT 1 -- temp", true, false));
+        assert!(may_change_session("SELECT 1", true, true));
     }
 
     #[test]
