@@ -42,7 +42,7 @@ use std::path::Path;
 /// proc-macro crate cannot depend on this one, so both include one file).
 #[allow(dead_code)]
 mod text {
-    include!("../derive/src/migration_text.rs");
+    include!("../../derive/src/migration_text.rs");
 }
 
 /// The advisory lock key migrators take on PostgreSQL ("sylvanmg").
