@@ -1,5 +1,5 @@
 // Reading migration files: one source for both readers. The `sylvan`
-// library includes this file (`include!` in src/migrate.rs) for
+// library includes this file (`include!` in src/migrate/text.rs) for
 // `Migration::parse`, `Migrations::from_dir` and the checks run before any
 // migration is applied; `embed_migrations!` includes it
 // (derive/src/migrations.rs) to refuse the same files at compile time.

@@ -1,0 +1,193 @@
+//! The no-transaction path: a migration run statement by statement on a
+//! connection of its own outside the pool ([`Session`]), which holds the
+//! migration lock for the whole migration.
+
+use super::applied::{now_text, AppliedMigration, TRACKING_TABLE};
+use super::lock::{lock_file, ADVISORY_LOCK_KEY, SQLITE_MIGRATOR};
+use super::text;
+use super::{Migration, Migrations};
+use crate::backend::postgres::PgConn;
+use crate::backend::sqlite::{Mode, SqliteConn};
+use crate::database::{Database, Dedicated};
+use crate::error::{Error, Result};
+use crate::row::Cardinality;
+use crate::value::Value;
+
+impl Migrations {
+    /// Applies or reverts a no-transaction migration (see
+    /// [`Migration::is_transactional`]) on a connection of its own holding
+    /// the migration lock; false when there was nothing to do.
+    ///
+    /// Dropped at any await, the connection is closed, which releases the
+    /// PostgreSQL lock; the SQLite locks are released by their guards.
+    pub(super) async fn without_transaction(
+        &self,
+        db: &Database,
+        m: &Migration,
+        direction: Direction,
+    ) -> Result<bool> {
+        let session = Session::open(db).await?;
+        let applied = session.applied().await?;
+        self.verify(&applied)?;
+        let is_applied = applied.iter().any(|a| a.version == m.version);
+        let wrap = |e: Error| match e {
+            Error::Migration { .. } => e,
+            other => Error::Migration {
+                version: Some(m.version),
+                message: format!(
+                    "migration {} ({}) failed outside a transaction: the statements before the \
+                     failing one stay applied; {other}",
+                    m.version, m.name
+                ),
+            },
+        };
+        match direction {
+            Direction::Up if is_applied => return Ok(false),
+            Direction::Down if !is_applied => return Ok(false),
+            Direction::Up => {
+                session.script(&m.up).await.map_err(wrap)?;
+                session
+                    .execute(
+                        "INSERT INTO sylvan_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+                        vec![
+                            Value::I64(m.version),
+                            Value::Text(m.name.to_string()),
+                            Value::Text(m.checksum()),
+                            Value::Text(now_text()),
+                        ],
+                    )
+                    .await?;
+            }
+            Direction::Down => {
+                session
+                    .script(m.down.as_deref().unwrap_or_default())
+                    .await
+                    .map_err(wrap)?;
+                session
+                    .execute(
+                        "DELETE FROM sylvan_migrations WHERE version = $1",
+                        vec![Value::I64(m.version)],
+                    )
+                    .await?;
+            }
+        }
+        session.close().await;
+        Ok(true)
+    }
+}
+
+/// Which section of a migration runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Direction {
+    Up,
+    Down,
+}
+
+/// A connection outside the pool, holding the migration lock outside any
+/// transaction.
+enum Session {
+    /// Holds the session-level advisory lock until it is closed.
+    Postgres(PgConn),
+    /// Holds the process's mutex and the lock file until dropped.
+    Sqlite {
+        conn: SqliteConn,
+        _file_lock: Option<std::fs::File>,
+        _mutex: tokio::sync::MutexGuard<'static, ()>,
+    },
+}
+
+impl Session {
+    async fn open(db: &Database) -> Result<Session> {
+        match db.dedicated().await? {
+            Dedicated::Postgres(conn) => {
+                conn.execute(
+                    "SELECT pg_advisory_lock($1)",
+                    &[Value::I64(ADVISORY_LOCK_KEY)],
+                )
+                .await?;
+                Ok(Session::Postgres(conn))
+            }
+            Dedicated::Sqlite(conn, file) => {
+                let mutex = SQLITE_MIGRATOR.lock().await;
+                let file_lock = match file {
+                    Some(path) => Some(lock_file(&path).await?),
+                    None => None,
+                };
+                Ok(Session::Sqlite {
+                    conn,
+                    _file_lock: file_lock,
+                    _mutex: mutex,
+                })
+            }
+        }
+    }
+
+    async fn applied(&self) -> Result<Vec<AppliedMigration>> {
+        const SELECT: &str =
+            "SELECT version, name, checksum FROM sylvan_migrations ORDER BY version";
+        let rows: Vec<(i64, String, String)> = match self {
+            Session::Postgres(conn) => {
+                conn.execute_script(TRACKING_TABLE).await?;
+                conn.query(SELECT, &[], Cardinality::All).await?
+            }
+            Session::Sqlite { conn, .. } => {
+                conn.execute_script(TRACKING_TABLE, Mode::Session).await?;
+                conn.query(SELECT, Vec::new(), Cardinality::All, Mode::Session)
+                    .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(version, name, checksum)| AppliedMigration {
+                version,
+                name,
+                checksum,
+            })
+            .collect())
+    }
+
+    /// A migration's statements, each on its own: PostgreSQL would run a
+    /// multi-statement script as one implicit transaction.
+    async fn script(&self, sql: &str) -> Result<()> {
+        match self {
+            Session::Postgres(conn) => {
+                for statement in text::split_statements(sql, text::POSTGRES_LEXING) {
+                    conn.execute_script(statement).await?;
+                }
+                Ok(())
+            }
+            // execute_batch runs each statement on its own already.
+            Session::Sqlite { conn, .. } => conn.execute_script(sql, Mode::Session).await,
+        }
+    }
+
+    async fn execute(&self, sql: &str, binds: Vec<Value>) -> Result<u64> {
+        match self {
+            Session::Postgres(conn) => conn.execute(sql, &binds).await,
+            Session::Sqlite { conn, .. } => conn.execute(sql, binds, Mode::Session).await,
+        }
+    }
+
+    /// Releases the lock and closes the connection. (Dropping does both
+    /// too; on PostgreSQL this releases the lock without waiting for the
+    /// server to notice the closed connection.)
+    async fn close(self) {
+        if let Session::Postgres(conn) = &self {
+            let _ = conn
+                .execute(
+                    "SELECT pg_advisory_unlock($1)",
+                    &[Value::I64(ADVISORY_LOCK_KEY)],
+                )
+                .await;
+        }
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Session::Postgres(_) => "Session::Postgres",
+            Session::Sqlite { .. } => "Session::Sqlite",
+        })
+    }
+}

@@ -1,0 +1,86 @@
+//! Parsing connection URLs; the accepted forms are documented at the crate root.
+//!
+//! A URL ([`url`]) or a libpq `key=value` string ([`key_value`]) names a
+//! backend ([`sqlite`], [`postgres`]) and may carry pool parameters
+//! ([`params`], with [`duration`]s); errors show it with passwords hidden
+//! ([`redact`]).
+
+mod duration;
+mod key_value;
+mod params;
+mod postgres;
+mod redact;
+mod sqlite;
+mod url;
+
+use crate::backend::sqlite::SqliteOptions;
+use crate::error::{Error, Result};
+use crate::pool::PoolConfig;
+
+/// What a URL names.
+#[derive(Debug)]
+pub(crate) enum Target {
+    Sqlite(SqliteOptions),
+    Postgres(Box<tokio_postgres::Config>),
+}
+
+/// A parsed URL: the database and the pool settings.
+#[derive(Debug)]
+pub(crate) struct ConnectOptions {
+    pub(crate) target: Target,
+    pub(crate) pool: PoolConfig,
+}
+
+fn bad(url: &str, why: impl std::fmt::Display) -> Error {
+    Error::Config(format!("bad database URL `{}`: {why}", redact::redact(url)))
+}
+
+impl ConnectOptions {
+    /// Parses a connection URL.
+    pub(crate) fn parse(url: &str) -> Result<Self> {
+        if !url::is_url(url) && !url.starts_with("sqlite:") && key_value::looks_like_key_value(url)
+        {
+            return key_value::parse_key_value(url);
+        }
+        url::parse_url(url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_urls_say_why() {
+        for (url, needle) in [
+            ("mysql://x", "unknown scheme"),
+            ("sqlite://", "empty"),
+            ("sqlite::memory:?pool_max_size=lots", "pool_max_size"),
+            ("sqlite::memory:?bogus=1", "unknown SQLite parameter"),
+            ("sqlite://a.db?pool_wait_timeout=soon", "not a duration"),
+            ("postgres://u:secret@h/db?nonsense=1", "bad database URL"),
+        ] {
+            let e = ConnectOptions::parse(url).unwrap_err().to_string();
+            assert!(e.contains(needle), "{url}: {e}");
+            assert!(!e.contains("secret"), "password leaked: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        for url in [
+            "postgres://u@h/db?nonsense=1",
+            "postgres://u:secret@h/db?application_name=x&nonsense=1",
+            "host=h user=u nonsense=1",
+        ] {
+            let e = ConnectOptions::parse(url).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{e:?}");
+            let e = e.to_string();
+            assert!(e.contains("unknown option `nonsense`"), "{url}: {e}");
+        }
+        let e = ConnectOptions::parse("postgres://u@h:port/db")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`port`"), "{e}");
+    }
+}
