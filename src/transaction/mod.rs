@@ -23,12 +23,22 @@
 //! SQLite transactions are always serializable; the isolation level option
 //! applies to PostgreSQL.
 
+mod options;
+mod retry;
+mod savepoint;
+mod state;
+
+pub use options::{IsolationLevel, TransactionOptions};
+pub(crate) use retry::backoff;
+
 use crate::backend::Dialect;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::executor::private::{Origin, Run};
 use crate::row::{Cardinality, FromRow};
 use crate::value::Value;
+use savepoint::savepoint_name;
+use state::{lock_state, Pending, TxState, ABANDONED};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -36,81 +46,6 @@ use std::sync::{Arc, Mutex};
 /// A boxed future borrowing a transaction, as the closure of
 /// [`Database::transaction`](crate::Database::transaction) returns.
 pub type TxFuture<'t, T> = Pin<Box<dyn Future<Output = T> + Send + 't>>;
-
-/// PostgreSQL isolation levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum IsolationLevel {
-    /// `READ COMMITTED` (PostgreSQL's default).
-    ReadCommitted,
-    /// `REPEATABLE READ`.
-    RepeatableRead,
-    /// `SERIALIZABLE`: concurrent transactions may fail with
-    /// [`Error::SerializationFailure`]; retry them with
-    /// [`Database::transaction_retry`](crate::Database::transaction_retry).
-    Serializable,
-}
-
-/// How to begin a transaction.
-///
-/// ```
-/// use sylvan::{IsolationLevel, TransactionOptions};
-/// let opts = TransactionOptions::new().isolation(IsolationLevel::Serializable).read_only(true);
-/// # let _ = opts;
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TransactionOptions {
-    isolation: Option<IsolationLevel>,
-    read_only: bool,
-}
-
-impl TransactionOptions {
-    /// Default options: a read-write transaction at the server's default
-    /// isolation level.
-    pub fn new() -> Self {
-        TransactionOptions::default()
-    }
-
-    /// The isolation level (PostgreSQL; SQLite is always serializable).
-    pub fn isolation(mut self, level: IsolationLevel) -> Self {
-        self.isolation = Some(level);
-        self
-    }
-
-    /// A read-only transaction: `READ ONLY` on PostgreSQL; on SQLite it runs
-    /// on a reader connection instead of the writer.
-    pub fn read_only(mut self, read_only: bool) -> Self {
-        self.read_only = read_only;
-        self
-    }
-
-    pub(crate) fn is_read_only(&self) -> bool {
-        self.read_only
-    }
-
-    /// The statement that begins the transaction.
-    pub(crate) fn begin_sql(&self, dialect: Dialect) -> String {
-        match dialect {
-            Dialect::Sqlite if self.read_only => "BEGIN DEFERRED".to_owned(),
-            Dialect::Sqlite => "BEGIN IMMEDIATE".to_owned(),
-            Dialect::Postgres => {
-                let mut sql = String::from("BEGIN");
-                if let Some(level) = self.isolation {
-                    sql.push_str(match level {
-                        IsolationLevel::ReadCommitted => " ISOLATION LEVEL READ COMMITTED",
-                        IsolationLevel::RepeatableRead => " ISOLATION LEVEL REPEATABLE READ",
-                        IsolationLevel::Serializable => " ISOLATION LEVEL SERIALIZABLE",
-                    });
-                }
-                if self.read_only {
-                    sql.push_str(" READ ONLY");
-                }
-                sql
-            }
-        }
-    }
-}
 
 enum Conn<'c> {
     Owned(Box<Connection>),
@@ -170,53 +105,6 @@ pub struct Transaction<'c> {
     done: bool,
 }
 
-/// What every level of one transaction shares.
-#[derive(Debug, Default)]
-struct TxState {
-    /// Savepoints dropped without commit or rollback, to roll back before
-    /// the next statement.
-    dropped: Vec<usize>,
-    /// PostgreSQL: the shallowest level at which a statement failed, which
-    /// aborted the transaction until a savepoint at or above that level is
-    /// rolled back.
-    failed_at: Option<usize>,
-    /// A statement's future was dropped before it finished (a caller's
-    /// timeout): whether it ran, failed or is still running is unknown, so
-    /// the whole transaction is refused from then on and rolled back.
-    abandoned: bool,
-}
-
-/// Why a transaction with an abandoned statement is refused.
-const ABANDONED: &str = "a statement of this transaction was abandoned before it finished (its future was dropped or it timed out), so whether it ran is unknown: the whole transaction is rolled back on both backends";
-
-/// Marks the transaction abandoned when a statement's future is dropped
-/// before [`Pending::done`].
-struct Pending<'a> {
-    state: &'a Mutex<TxState>,
-    finished: bool,
-}
-
-impl Pending<'_> {
-    fn done(mut self) {
-        self.finished = true;
-    }
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            lock_state(self.state).abandoned = true;
-        }
-    }
-}
-
-fn lock_state(state: &Mutex<TxState>) -> std::sync::MutexGuard<'_, TxState> {
-    // TxState is whole between statements: a panic cannot leave it torn.
-    state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl std::fmt::Debug for Transaction<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transaction")
@@ -224,10 +112,6 @@ impl std::fmt::Debug for Transaction<'_> {
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
-}
-
-fn savepoint_name(depth: usize) -> String {
-    format!("sylvan_savepoint_{depth}")
 }
 
 /// Rolls back the transaction `BEGIN` may have opened if `begin_borrowed`
@@ -308,10 +192,7 @@ impl<'c> Transaction<'c> {
     async fn statement<T>(&self, run: impl Future<Output = Result<T>>) -> Result<T> {
         self.usable()?;
         self.flush().await?;
-        let pending = Pending {
-            state: &self.state,
-            finished: false,
-        };
+        let pending = Pending::new(&self.state);
         let result = run.await;
         pending.done();
         if matches!(result, Err(Error::StatementTimeout { .. })) {
@@ -360,61 +241,6 @@ impl<'c> Transaction<'c> {
             .map(|_| ());
         self.note(&result);
         result
-    }
-
-    /// Rolls back savepoints that were dropped unfinished, innermost first;
-    /// each leaves the list only once it is rolled back.
-    async fn flush(&self) -> Result<()> {
-        loop {
-            let next = {
-                let state = self.state();
-                state
-                    .dropped
-                    .iter()
-                    .copied()
-                    .filter(|d| *d > self.depth)
-                    .max()
-            };
-            let Some(depth) = next else { return Ok(()) };
-            let name = savepoint_name(depth);
-            // A flush cancelled after sending its statements leaves us not
-            // knowing whether they ran, so the pair must be safe to send
-            // again. A probe savepoint taken first makes it so: if the
-            // savepoint is already gone, the error (which on PostgreSQL
-            // aborts the transaction) is undone by rolling back to the
-            // probe; if it is there, rolling back to it removes the probe too.
-            // (An aborted PostgreSQL transaction takes no new savepoint; there
-            // ROLLBACK TO is the way out, and a missing savepoint leaves it
-            // aborted, as recorded.)
-            let probe = self.state().failed_at.is_none();
-            if probe {
-                self.control(PROBE_SAVEPOINT).await?;
-            }
-            // One message, so the pair is never split by a cancellation.
-            let script = format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}");
-            match self
-                .connection()
-                .script_with(&script, true, Origin::Rendered)
-                .await
-            {
-                Ok(()) => {}
-                Err(e) if probe && is_missing_savepoint(&e) => {
-                    let undone = self
-                        .connection()
-                        .script_with(PROBE_ROLLBACK, true, Origin::Rendered)
-                        .await;
-                    self.note(&undone);
-                    undone?;
-                }
-                Err(e) => {
-                    let failed: Result<()> = Err(e);
-                    self.note(&failed);
-                    return failed;
-                }
-            }
-            self.rolled_back_to(depth);
-            self.state().dropped.retain(|d| *d != depth);
-        }
     }
 
     /// Starts a savepoint: a nested transaction whose work can be rolled
@@ -616,54 +442,9 @@ fn is_aborted_transaction(e: &Error) -> bool {
     matches!(e, Error::Database { code: Some(code), .. } if code == "25P02")
 }
 
-const PROBE_SAVEPOINT: &str = "SAVEPOINT sylvan_probe";
-const PROBE_ROLLBACK: &str = "ROLLBACK TO SAVEPOINT sylvan_probe; RELEASE SAVEPOINT sylvan_probe";
-
-/// "savepoint does not exist" (PostgreSQL 3B001) / "no such savepoint" (SQLite).
-fn is_missing_savepoint(e: &Error) -> bool {
-    match e {
-        Error::Database { code, message, .. } => {
-            code.as_deref() == Some("3B001") || message.starts_with("no such savepoint")
-        }
-        _ => false,
-    }
-}
-
-/// Delay before retry `attempt` (1-based): exponential from 10 ms, capped
-/// at 1 s, with jitter so that retrying transactions spread out.
-pub(crate) fn backoff(attempt: u32) -> std::time::Duration {
-    let base_ms = 10_u64.saturating_mul(1 << attempt.min(7)).min(1_000);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    // xorshift of the clock: jitter, not cryptography.
-    let mut x = u64::from(nanos) ^ 0x9e37_79b9_7f4a_7c15;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    std::time::Duration::from_millis(base_ms / 2 + x % (base_ms / 2 + 1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn begin_statements() {
-        let o = TransactionOptions::new();
-        assert_eq!(o.begin_sql(Dialect::Sqlite), "BEGIN IMMEDIATE");
-        assert_eq!(
-            o.read_only(true).begin_sql(Dialect::Sqlite),
-            "BEGIN DEFERRED"
-        );
-        let o = TransactionOptions::new()
-            .isolation(IsolationLevel::Serializable)
-            .read_only(true);
-        assert_eq!(
-            o.begin_sql(Dialect::Postgres),
-            "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"
-        );
-    }
 
     /// The checked COMMIT catches an aborted transaction even when the
     /// transaction's own bookkeeping missed the failure (simulated here by
@@ -697,14 +478,5 @@ mod tests {
             .await
             .expect("query after");
         assert_eq!(one, 1);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for attempt in 1..20 {
-            let d = backoff(attempt);
-            assert!(d <= std::time::Duration::from_millis(1_000), "{d:?}");
-            assert!(d >= std::time::Duration::from_millis(5), "{d:?}");
-        }
     }
 }
