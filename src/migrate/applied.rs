@@ -1,7 +1,7 @@
 //! What is applied: the `sylvan_migrations` tracking table, its records
 //! ([`AppliedMigration`]), and their check against the files.
 
-use super::lock::lock;
+use super::lock::locked_transaction;
 use super::Migrations;
 use crate::database::Database;
 use crate::error::{Error, Result};
@@ -27,8 +27,7 @@ impl Migrations {
     pub async fn applied(&self, db: &Database) -> Result<Vec<AppliedMigration>> {
         // Created under the lock: two PostgreSQL sessions running
         // CREATE TABLE IF NOT EXISTS at once can both try to create it.
-        let tx = db.begin().await?;
-        lock(&tx, db).await?;
+        let tx = locked_transaction(db).await?;
         tx.execute(TRACKING_TABLE, ()).await?;
         tx.commit().await?;
         let rows: Vec<(i64, String, String)> = db

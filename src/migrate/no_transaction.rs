@@ -3,7 +3,7 @@
 //! migration lock for the whole migration.
 
 use super::applied::{now_text, AppliedMigration, TRACKING_TABLE};
-use super::lock::{lock_file, ADVISORY_LOCK_KEY, SQLITE_MIGRATOR};
+use super::lock::{lock_file, poll, ADVISORY_LOCK_KEY, SQLITE_MIGRATOR};
 use super::text;
 use super::{Migration, Migrations};
 use crate::backend::postgres::PgConn;
@@ -100,10 +100,16 @@ impl Session {
     async fn open(db: &Database) -> Result<Session> {
         match db.dedicated().await? {
             Dedicated::Postgres(conn) => {
-                conn.execute(
-                    "SELECT pg_advisory_lock($1)",
-                    &[Value::I64(ADVISORY_LOCK_KEY)],
-                )
+                poll(|| async {
+                    let took: Vec<bool> = conn
+                        .query(
+                            "SELECT pg_try_advisory_lock($1)",
+                            &[Value::I64(ADVISORY_LOCK_KEY)],
+                            Cardinality::One,
+                        )
+                        .await?;
+                    Ok(took.first().copied().unwrap_or(false))
+                })
                 .await?;
                 Ok(Session::Postgres(conn))
             }

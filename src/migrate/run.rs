@@ -3,7 +3,7 @@
 //! [`no_transaction`](super::no_transaction)).
 
 use super::applied::{now_text, AppliedMigration, TRACKING_TABLE};
-use super::lock::lock;
+use super::lock::locked_transaction;
 use super::no_transaction::Direction;
 use super::{Migration, Migrations};
 use crate::database::Database;
@@ -110,8 +110,7 @@ impl Migrations {
             Vec<AppliedMigration>,
         ) -> crate::TxFuture<'t, Result<bool>>,
     {
-        let tx = db.begin().await?;
-        lock(&tx, db).await?;
+        let tx = locked_transaction(db).await?;
         tx.execute(TRACKING_TABLE, ()).await?;
         let rows: Vec<(i64, String, String)> = tx
             .fetch_all(

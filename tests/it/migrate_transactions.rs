@@ -249,10 +249,16 @@ async fn a_no_transaction_migration_waits_for_the_migration_lock() {
         let mut lock_file = None;
         match t.kind {
             Kind::Postgres => {
-                holder
-                    .execute("SELECT pg_advisory_lock($1)", (LOCK_KEY,))
+                // Polled, as a migrator does: a blocking lock here would
+                // deadlock with another test's CREATE INDEX CONCURRENTLY
+                // migration holding the same key in the same database.
+                while !holder
+                    .fetch_one::<bool, _>("SELECT pg_try_advisory_lock($1)", (LOCK_KEY,))
                     .await
-                    .unwrap();
+                    .unwrap()
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
             }
             Kind::Sqlite => {
                 let path = t.url.strip_prefix("sqlite://").unwrap();
