@@ -2,6 +2,7 @@
 //! per-object operations (insert, save, delete, refresh, get by key).
 
 use crate::error::{Error, Result};
+use crate::executor::private::Origin;
 use crate::executor::Executor;
 use crate::query::{Column, FieldType, IntoOperand, OnConflict, QuerySet, SqlWriter};
 use crate::row::FromRow;
@@ -194,11 +195,7 @@ pub trait Model: FromRow + Sync {
         async move {
             for sql in statements {
                 executor
-                    .run_execute(
-                        &sql,
-                        Ok(Vec::new()),
-                        crate::executor::private::Origin::Rendered,
-                    )
+                    .run_execute(&sql, Ok(Vec::new()), Origin::Rendered)
                     .await?;
             }
             Ok(())
@@ -210,11 +207,7 @@ pub trait Model: FromRow + Sync {
         let sql = crate::schema::drop_table_sql::<Self>(executor.dialect());
         async move {
             executor
-                .run_execute(
-                    &sql,
-                    Ok(Vec::new()),
-                    crate::executor::private::Origin::Rendered,
-                )
+                .run_execute(&sql, Ok(Vec::new()), Origin::Rendered)
                 .await?;
             Ok(())
         }
@@ -313,7 +306,7 @@ pub trait Model: FromRow + Sync {
         async move {
             match rendered? {
                 Some((sql, binds)) => match executor
-                    .run_execute(&sql, Ok(binds), crate::executor::private::Origin::Rendered)
+                    .run_execute(&sql, Ok(binds), Origin::Rendered)
                     .await?
                 {
                     0 => Err(Error::NotFound),

@@ -16,6 +16,7 @@
 //!   many keys), and nests: users → posts → comments in three queries.
 
 use crate::error::{Error, Result};
+use crate::executor::private::Origin;
 use crate::executor::Executor;
 use crate::model::Model;
 use crate::query::{Column, Condition, FieldType, QuerySet, SqlWriter};
@@ -329,12 +330,7 @@ where
     pub async fn all<E: Executor>(&self, executor: &E) -> Result<Vec<(M, K::Joined<R>)>> {
         let (sql, binds) = self.render(executor.dialect());
         let rows: Vec<Joined<M, R, K>> = executor
-            .run_query(
-                &sql,
-                Ok(binds),
-                Cardinality::All,
-                crate::executor::private::Origin::Rendered,
-            )
+            .run_query(&sql, Ok(binds), Cardinality::All, Origin::Rendered)
             .await?;
         Ok(rows.into_iter().map(|j| (j.model, j.related)).collect())
     }

@@ -22,6 +22,21 @@ pub struct AppliedMigration {
     pub checksum: String,
 }
 
+/// What is recorded as applied, oldest first.
+pub(super) const SELECT_APPLIED: &str =
+    "SELECT version, name, checksum FROM sylvan_migrations ORDER BY version";
+
+/// The rows of [`SELECT_APPLIED`] as [`AppliedMigration`]s.
+pub(super) fn from_rows(rows: Vec<(i64, String, String)>) -> Vec<AppliedMigration> {
+    rows.into_iter()
+        .map(|(version, name, checksum)| AppliedMigration {
+            version,
+            name,
+            checksum,
+        })
+        .collect()
+}
+
 impl Migrations {
     /// What is recorded as applied, in order.
     pub async fn applied(&self, db: &Database) -> Result<Vec<AppliedMigration>> {
@@ -30,20 +45,7 @@ impl Migrations {
         let tx = locked_transaction(db).await?;
         tx.execute(TRACKING_TABLE, ()).await?;
         tx.commit().await?;
-        let rows: Vec<(i64, String, String)> = db
-            .fetch_all(
-                "SELECT version, name, checksum FROM sylvan_migrations ORDER BY version",
-                (),
-            )
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(version, name, checksum)| AppliedMigration {
-                version,
-                name,
-                checksum,
-            })
-            .collect())
+        Ok(from_rows(db.fetch_all(SELECT_APPLIED, ()).await?))
     }
 
     /// Checks the applied migrations against the files: each must still

@@ -2,7 +2,7 @@
 //! connection of its own outside the pool ([`Session`]), which holds the
 //! migration lock for the whole migration.
 
-use super::applied::{now_text, AppliedMigration, TRACKING_TABLE};
+use super::applied::{from_rows, now_text, AppliedMigration, SELECT_APPLIED, TRACKING_TABLE};
 use super::lock::{lock_file, poll, ADVISORY_LOCK_KEY, SQLITE_MIGRATOR};
 use super::text;
 use super::{Migration, Migrations};
@@ -129,27 +129,18 @@ impl Session {
     }
 
     async fn applied(&self) -> Result<Vec<AppliedMigration>> {
-        const SELECT: &str =
-            "SELECT version, name, checksum FROM sylvan_migrations ORDER BY version";
         let rows: Vec<(i64, String, String)> = match self {
             Session::Postgres(conn) => {
                 conn.execute_script(TRACKING_TABLE).await?;
-                conn.query(SELECT, &[], Cardinality::All).await?
+                conn.query(SELECT_APPLIED, &[], Cardinality::All).await?
             }
             Session::Sqlite { conn, .. } => {
                 conn.execute_script(TRACKING_TABLE, Mode::Session).await?;
-                conn.query(SELECT, Vec::new(), Cardinality::All, Mode::Session)
+                conn.query(SELECT_APPLIED, Vec::new(), Cardinality::All, Mode::Session)
                     .await?
             }
         };
-        Ok(rows
-            .into_iter()
-            .map(|(version, name, checksum)| AppliedMigration {
-                version,
-                name,
-                checksum,
-            })
-            .collect())
+        Ok(from_rows(rows))
     }
 
     /// A migration's statements, each on its own: PostgreSQL would run a

@@ -2,7 +2,7 @@
 //! holds the migration lock (no-transaction ones go to
 //! [`no_transaction`](super::no_transaction)).
 
-use super::applied::{now_text, AppliedMigration, TRACKING_TABLE};
+use super::applied::{from_rows, now_text, AppliedMigration, SELECT_APPLIED, TRACKING_TABLE};
 use super::lock::locked_transaction;
 use super::no_transaction::Direction;
 use super::{Migration, Migrations};
@@ -112,20 +112,7 @@ impl Migrations {
     {
         let tx = locked_transaction(db).await?;
         tx.execute(TRACKING_TABLE, ()).await?;
-        let rows: Vec<(i64, String, String)> = tx
-            .fetch_all(
-                "SELECT version, name, checksum FROM sylvan_migrations ORDER BY version",
-                (),
-            )
-            .await?;
-        let applied: Vec<AppliedMigration> = rows
-            .into_iter()
-            .map(|(version, name, checksum)| AppliedMigration {
-                version,
-                name,
-                checksum,
-            })
-            .collect();
+        let applied = from_rows(tx.fetch_all(SELECT_APPLIED, ()).await?);
         self.verify(&applied)?;
         let changed = f(&tx, applied).await.map_err(|e| match e {
             Error::Migration { .. } => e,

@@ -9,6 +9,7 @@ use super::update::Assignment;
 use super::write::{insert_many, OnConflict};
 use crate::backend::Dialect;
 use crate::error::{Error, Result};
+use crate::executor::private::Origin;
 use crate::executor::private::Run as _;
 use crate::executor::Executor;
 use crate::model::Model;
@@ -344,12 +345,7 @@ impl<M: Model> QuerySet<M> {
         let executor = &self.on(executor);
         let (sql, binds) = self.render_select(executor.dialect());
         executor
-            .run_query(
-                &sql,
-                Ok(binds),
-                Cardinality::All,
-                crate::executor::private::Origin::Rendered,
-            )
+            .run_query(&sql, Ok(binds), Cardinality::All, Origin::Rendered)
             .await
     }
 
@@ -374,12 +370,7 @@ impl<M: Model> QuerySet<M> {
         query.limit = Some(query.limit.map_or(1, |l| l.min(1)));
         let (sql, binds) = query.render_select(executor.dialect());
         let mut rows = executor
-            .run_query(
-                &sql,
-                Ok(binds),
-                Cardinality::Optional,
-                crate::executor::private::Origin::Rendered,
-            )
+            .run_query(&sql, Ok(binds), Cardinality::Optional, Origin::Rendered)
             .await?;
         Ok(rows.pop())
     }
@@ -394,12 +385,7 @@ impl<M: Model> QuerySet<M> {
         }
         let (sql, binds) = query.render_select(executor.dialect());
         let mut rows = executor
-            .run_query(
-                &sql,
-                Ok(binds),
-                Cardinality::One,
-                crate::executor::private::Origin::Rendered,
-            )
+            .run_query(&sql, Ok(binds), Cardinality::One, Origin::Rendered)
             .await?;
         rows.pop().ok_or(Error::NotFound)
     }
@@ -417,12 +403,7 @@ impl<M: Model> QuerySet<M> {
             w.push_sql(") AS counted");
             let (sql, _) = w.finish();
             return executor
-                .run_query(
-                    &sql,
-                    Ok(binds),
-                    Cardinality::One,
-                    crate::executor::private::Origin::Rendered,
-                )
+                .run_query(&sql, Ok(binds), Cardinality::One, Origin::Rendered)
                 .await
                 .and_then(one);
         }
@@ -430,12 +411,7 @@ impl<M: Model> QuerySet<M> {
         self.push_from_where(&mut w);
         let (sql, binds) = w.finish();
         executor
-            .run_query(
-                &sql,
-                Ok(binds),
-                Cardinality::One,
-                crate::executor::private::Origin::Rendered,
-            )
+            .run_query(&sql, Ok(binds), Cardinality::One, Origin::Rendered)
             .await
             .and_then(one)
     }
@@ -451,12 +427,7 @@ impl<M: Model> QuerySet<M> {
         };
         let sql = format!("SELECT EXISTS ({inner})");
         executor
-            .run_query(
-                &sql,
-                Ok(binds),
-                Cardinality::One,
-                crate::executor::private::Origin::Rendered,
-            )
+            .run_query(&sql, Ok(binds), Cardinality::One, Origin::Rendered)
             .await
             .and_then(one)
     }
@@ -497,7 +468,7 @@ impl<M: Model> QuerySet<M> {
         match self.render_update(assignments, executor.dialect(), false)? {
             Some((sql, binds)) => {
                 executor
-                    .run_execute(&sql, Ok(binds), crate::executor::private::Origin::Rendered)
+                    .run_execute(&sql, Ok(binds), Origin::Rendered)
                     .await
             }
             None => Ok(0),
@@ -544,7 +515,7 @@ impl<M: Model> QuerySet<M> {
         let executor = &self.on(executor);
         let (sql, binds) = self.render_delete(executor.dialect(), false)?;
         executor
-            .run_execute(&sql, Ok(binds), crate::executor::private::Origin::Rendered)
+            .run_execute(&sql, Ok(binds), Origin::Rendered)
             .await
     }
 
@@ -553,12 +524,7 @@ impl<M: Model> QuerySet<M> {
         let executor = &self.on(executor);
         let (sql, binds) = self.render_delete(executor.dialect(), true)?;
         executor
-            .run_query(
-                &sql,
-                Ok(binds),
-                Cardinality::All,
-                crate::executor::private::Origin::Rendered,
-            )
+            .run_query(&sql, Ok(binds), Cardinality::All, Origin::Rendered)
             .await
     }
 
@@ -583,12 +549,7 @@ impl<M: Model> QuerySet<M> {
         match self.render_update(assignments, executor.dialect(), true)? {
             Some((sql, binds)) => {
                 executor
-                    .run_query(
-                        &sql,
-                        Ok(binds),
-                        Cardinality::All,
-                        crate::executor::private::Origin::Rendered,
-                    )
+                    .run_query(&sql, Ok(binds), Cardinality::All, Origin::Rendered)
                     .await
             }
             None => self.all(executor).await,

@@ -8,6 +8,7 @@ use super::queryset::QuerySet;
 use super::render::SqlWriter;
 use crate::backend::Dialect;
 use crate::error::{Error, Result};
+use crate::executor::private::Origin;
 use crate::executor::private::Run as _;
 use crate::executor::Executor;
 use crate::model::Model;
@@ -297,12 +298,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
         let executor = &self.query.on(executor);
         let (sql, binds) = self.render(executor.dialect(), None);
         executor
-            .run_query(
-                &sql,
-                Ok(binds),
-                Cardinality::All,
-                crate::executor::private::Origin::Rendered,
-            )
+            .run_query(&sql, Ok(binds), Cardinality::All, Origin::Rendered)
             .await
     }
 
@@ -312,12 +308,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
         let limit = self.query.limit.map_or(1, |l| l.min(1));
         let (sql, binds) = self.render(executor.dialect(), Some(limit));
         let mut rows = executor
-            .run_query(
-                &sql,
-                Ok(binds),
-                Cardinality::Optional,
-                crate::executor::private::Origin::Rendered,
-            )
+            .run_query(&sql, Ok(binds), Cardinality::Optional, Origin::Rendered)
             .await?;
         Ok(rows.pop())
     }
@@ -328,12 +319,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
         let executor = &self.query.on(executor);
         let (sql, binds) = self.render(executor.dialect(), None);
         let mut rows = executor
-            .run_query(
-                &sql,
-                Ok(binds),
-                Cardinality::One,
-                crate::executor::private::Origin::Rendered,
-            )
+            .run_query(&sql, Ok(binds), Cardinality::One, Origin::Rendered)
             .await?;
         rows.pop().ok_or(Error::NotFound)
     }

@@ -5,6 +5,7 @@ use super::column::Column;
 use super::field::FieldType;
 use super::render::SqlWriter;
 use crate::error::Result;
+use crate::executor::private::Origin;
 use crate::executor::Executor;
 use crate::model::Model;
 use crate::row::Cardinality;
@@ -298,23 +299,13 @@ pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
         match returning {
             Returning::Row => {
                 let rows: Vec<M> = executor
-                    .run_query(
-                        &sql,
-                        Ok(binds),
-                        Cardinality::All,
-                        crate::executor::private::Origin::Rendered,
-                    )
+                    .run_query(&sql, Ok(binds), Cardinality::All, Origin::Rendered)
                     .await?;
                 stored.extend(rows);
             }
             Returning::Key => {
                 let keys: Vec<M::PrimaryKey> = executor
-                    .run_query(
-                        &sql,
-                        Ok(binds),
-                        Cardinality::All,
-                        crate::executor::private::Origin::Rendered,
-                    )
+                    .run_query(&sql, Ok(binds), Cardinality::All, Origin::Rendered)
                     .await?;
                 if keys.len() != end - start {
                     return Err(crate::Error::Database {
@@ -330,7 +321,7 @@ pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
             }
             Returning::Nothing => {
                 executor
-                    .run_execute(&sql, Ok(binds), crate::executor::private::Origin::Rendered)
+                    .run_execute(&sql, Ok(binds), Origin::Rendered)
                     .await?;
             }
         }
