@@ -126,15 +126,13 @@ impl Connection {
         F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
         R: Send + 'static,
     {
-        let conn = self.sqlite_conn()?;
-        conn.worker.retire();
-        conn.interact(f, Mode::Session).await
+        self.interact_as(f, Mode::Session).await
     }
 
-    /// [`Connection::interact`] for a transaction open on this connection:
-    /// refused with [`Error::TransactionAborted`] if SQLite already rolled
-    /// it back.
-    pub(crate) async fn interact_in_transaction<F, R>(&self, f: F) -> Result<R>
+    /// [`Connection::interact`] in `mode`: `Mode::InTransaction` for a
+    /// transaction open on this connection, refused with
+    /// [`Error::TransactionAborted`] if SQLite already rolled it back.
+    pub(crate) async fn interact_as<F, R>(&self, f: F, mode: Mode) -> Result<R>
     where
         F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
         R: Send + 'static,
@@ -143,7 +141,7 @@ impl Connection {
             Inner::Sqlite(c) => {
                 // May change the connection's state: closed on return.
                 c.worker.retire();
-                c.interact(f, Mode::InTransaction).await
+                c.interact(f, mode).await
             }
             Inner::Postgres(_) => Err(unsupported(
                 "postgres",

@@ -309,8 +309,10 @@ impl Database {
     fn sqlite_needs_connection(sql: &str, origin: Origin) -> bool {
         origin == Origin::Raw && may_change_session(sql, false, false)
     }
+}
 
-    async fn execute_as(
+impl Run for Database {
+    async fn run_execute(
         &self,
         sql: &str,
         binds: Result<Vec<Value>>,
@@ -330,7 +332,7 @@ impl Database {
         }
     }
 
-    async fn query_as<T: FromRow>(
+    async fn run_query<T: FromRow>(
         &self,
         sql: &str,
         binds: Result<Vec<Value>>,
@@ -355,27 +357,6 @@ impl Database {
                     .await
             }
         }
-    }
-}
-
-impl Run for Database {
-    async fn run_execute(
-        &self,
-        sql: &str,
-        binds: Result<Vec<Value>>,
-        origin: Origin,
-    ) -> Result<u64> {
-        self.execute_as(sql, binds, origin).await
-    }
-
-    async fn run_query<T: FromRow>(
-        &self,
-        sql: &str,
-        binds: Result<Vec<Value>>,
-        cardinality: Cardinality,
-        origin: Origin,
-    ) -> Result<Vec<T>> {
-        self.query_as(sql, binds, cardinality, origin).await
     }
 
     fn run_dialect(&self) -> Dialect {

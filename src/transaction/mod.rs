@@ -382,8 +382,11 @@ impl<'c> Transaction<'c> {
         self.connection().sqlite_conn()?;
         // Like every statement: refused once the transaction is poisoned,
         // and a drop before it finishes poisons it.
-        self.statement(self.connection().interact_in_transaction(f))
-            .await
+        self.statement(
+            self.connection()
+                .interact_as(f, crate::backend::sqlite::Mode::InTransaction),
+        )
+        .await
     }
 }
 

@@ -28,18 +28,19 @@ fn inner_budget(outer: Duration) -> Duration {
 }
 
 impl PgManager {
-    fn presumed_dead(&self, conn: &PgConn) -> bool {
+    fn dead_mark(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        // An `Option<Instant>` cannot be left half-written by a panic.
         self.dead_if_idle_since
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_some_and(|mark| conn.last_used <= mark)
+    }
+
+    fn presumed_dead(&self, conn: &PgConn) -> bool {
+        self.dead_mark().is_some_and(|mark| conn.last_used <= mark)
     }
 
     fn mark_dead_if_idle_since(&self, last_used: Instant) {
-        let mut mark = self
-            .dead_if_idle_since
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut mark = self.dead_mark();
         if mark.is_none_or(|m| m < last_used) {
             *mark = Some(last_used);
         }
@@ -63,29 +64,27 @@ impl Manager for PgManager {
     /// deadpool's timer fires, with no cause to report.
     async fn create(&self) -> Result<PgConn> {
         let limit = self.pool_config.create_timeout_value();
-        let budget = limit;
-        let result = match tokio::time::timeout(budget, PgConn::connect(&self.config)).await {
+        match tokio::time::timeout(limit, PgConn::connect(&self.config)).await {
             Ok(Ok(mut conn)) => {
                 conn.statement_timeout = self.pool_config.statement_timeout_value();
-                return Ok(conn);
+                Ok(conn)
             }
-            Ok(Err(e)) => e,
+            Ok(Err(e)) => {
+                self.last_error.record(&e);
+                Err(e)
+            }
             Err(_) => {
                 let cause = format!(
-                    "the server did not complete the connection and startup handshake within {budget:?} (it may have accepted the TCP connection and then stalled, or the network dropped the replies)"
+                    "the server did not complete the connection and startup handshake within {limit:?} (it may have accepted the TCP connection and then stalled, or the network dropped the replies)"
                 );
                 self.last_error.set(cause.clone());
-                Error::PoolTimeout {
+                Err(Error::PoolTimeout {
                     phase: TimeoutPhase::Create,
                     timeout: limit,
                     last_error: Some(cause),
-                }
+                })
             }
-        };
-        if !matches!(result, Error::PoolTimeout { .. }) {
-            self.last_error.record(&result);
         }
-        Err(result)
     }
 
     async fn recycle(&self, conn: &mut PgConn, metrics: &Metrics) -> RecycleResult<Error> {
