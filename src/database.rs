@@ -432,7 +432,7 @@ impl DatabaseBuilder {
                 options.on_connect = self.on_connect;
                 Inner::Sqlite(SqlitePool::connect(options, pool).await?)
             }
-            Target::Postgres(config) => Inner::Postgres(PgPool::connect(*config, pool).await?),
+            Target::Postgres(target) => Inner::Postgres(PgPool::connect(*target, pool).await?),
         };
         Ok(Database {
             inner: Arc::new(inner),

@@ -2,7 +2,7 @@
 //! from a URL, splitting it into pairs as libpq does, and parsing it.
 
 use super::params::apply_pool_param;
-use super::postgres::{driver_message, postgres_defaults};
+use super::postgres::{driver_message, postgres_defaults, PgExtras, PgTarget};
 use super::{bad, ConnectOptions, Target};
 use crate::error::Result;
 use crate::pool::PoolConfig;
@@ -144,8 +144,13 @@ pub(super) fn parse_key_value(url: &str) -> Result<ConnectOptions> {
     let mut pool = PoolConfig::default();
     let mut kept = String::new();
     let mut params = Vec::new();
+    let mut extras = PgExtras::default();
     for pair in pairs {
-        if !apply_pool_param(&mut pool, pair.key, &pair.value).map_err(|why| bad(url, why))? {
+        if !apply_pool_param(&mut pool, pair.key, &pair.value).map_err(|why| bad(url, why))?
+            && !extras
+                .take(pair.key, &pair.value)
+                .map_err(|why| bad(url, why))?
+        {
             if !kept.is_empty() {
                 kept.push(' ');
             }
@@ -159,7 +164,7 @@ pub(super) fn parse_key_value(url: &str) -> Result<ConnectOptions> {
         tokio_postgres::Config::from_str(&kept).map_err(|e| bad(url, driver_message(&e)))?;
     postgres_defaults(&mut config, &pool, &params);
     Ok(ConnectOptions {
-        target: Target::Postgres(Box::new(config)),
+        target: Target::Postgres(Box::new(PgTarget::new(config, extras))),
         pool,
     })
 }
@@ -177,7 +182,8 @@ mod tests {
         .unwrap();
         assert_eq!(o.pool.max_size_value(), 3);
         match o.target {
-            Target::Postgres(c) => {
+            Target::Postgres(t) => {
+                let c = t.config;
                 assert_eq!(c.get_user(), Some("postgres"));
                 assert_eq!(c.get_dbname(), Some("test"));
                 assert_eq!(c.get_password(), Some(&b"se cr'et"[..]));
@@ -187,7 +193,8 @@ mod tests {
         }
         let o = ConnectOptions::parse("  dbname = 'a b'  application_name=x\\ y ").unwrap();
         match o.target {
-            Target::Postgres(c) => {
+            Target::Postgres(t) => {
+                let c = t.config;
                 assert_eq!(c.get_dbname(), Some("a b"));
                 assert_eq!(c.get_application_name(), Some("x y"));
             }

@@ -16,12 +16,13 @@ mod url;
 use crate::backend::sqlite::SqliteOptions;
 use crate::error::{Error, Result};
 use crate::pool::PoolConfig;
+pub(crate) use postgres::PgTarget;
 
 /// What a URL names.
 #[derive(Debug)]
 pub(crate) enum Target {
     Sqlite(SqliteOptions),
-    Postgres(Box<tokio_postgres::Config>),
+    Postgres(Box<PgTarget>),
 }
 
 /// A parsed URL: the database and the pool settings.

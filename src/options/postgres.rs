@@ -28,8 +28,15 @@ pub(super) fn postgres_target(
             "the user name or password holds an `@`: write it percent-encoded (%40)",
         ));
     }
+    let mut extras = PgExtras::default();
+    let mut driver_params = Vec::new();
+    for (k, v) in params {
+        if !extras.take(k, v).map_err(|why| bad(url, why))? {
+            driver_params.push((k.clone(), v.clone()));
+        }
+    }
     let mut kept = base.to_owned();
-    for (i, (k, v)) in params.iter().enumerate() {
+    for (i, (k, v)) in driver_params.iter().enumerate() {
         kept.push(if i == 0 { '?' } else { '&' });
         kept.push_str(k);
         kept.push('=');
@@ -38,7 +45,34 @@ pub(super) fn postgres_target(
     let mut config =
         tokio_postgres::Config::from_str(&kept).map_err(|e| bad(url, driver_message(&e)))?;
     postgres_defaults(&mut config, pool, params);
-    Ok(Target::Postgres(Box::new(config)))
+    Ok(Target::Postgres(Box::new(PgTarget::new(config, extras))))
+}
+
+/// Everything needed to open connections to one PostgreSQL server: the
+/// tokio-postgres config and the settings Sylvan reads itself.
+#[derive(Debug, Clone)]
+pub(crate) struct PgTarget {
+    pub(crate) config: tokio_postgres::Config,
+}
+
+impl PgTarget {
+    pub(crate) fn new(config: tokio_postgres::Config, extras: PgExtras) -> Self {
+        let PgExtras {} = extras;
+        PgTarget { config }
+    }
+}
+
+/// URL parameters Sylvan reads itself rather than tokio-postgres (which
+/// would refuse them as unknown options).
+#[derive(Debug, Default)]
+pub(crate) struct PgExtras {}
+
+impl PgExtras {
+    /// Takes `key` if it is Sylvan's: `Ok(false)` leaves it to the driver.
+    pub(crate) fn take(&mut self, key: &str, value: &str) -> std::result::Result<bool, String> {
+        let _ = (key, value);
+        Ok(false)
+    }
 }
 
 /// A tokio-postgres error with its causes ("invalid connection string:
@@ -116,7 +150,8 @@ mod tests {
         .unwrap();
         assert_eq!(o.pool.max_size_value(), 2);
         match o.target {
-            Target::Postgres(c) => {
+            Target::Postgres(t) => {
+                let c = t.config;
                 assert_eq!(c.get_application_name(), Some("x"));
                 assert_eq!(c.get_dbname(), Some("test"));
             }
@@ -127,7 +162,7 @@ mod tests {
     #[test]
     fn keepalive_defaults_unless_the_url_sets_them() {
         let pg = |url: &str| match ConnectOptions::parse(url).unwrap().target {
-            Target::Postgres(c) => c,
+            Target::Postgres(t) => t.config,
             Target::Sqlite(_) => panic!("not postgres"),
         };
         let c = pg("postgres://u@h/db");

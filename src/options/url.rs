@@ -68,7 +68,8 @@ mod tests {
         let o = ConnectOptions::parse("postgres://u:pa/ss?w@h/db?pool_max_size=2").unwrap();
         assert_eq!(o.pool.max_size_value(), 2);
         match o.target {
-            Target::Postgres(c) => {
+            Target::Postgres(t) => {
+                let c = t.config;
                 assert_eq!(c.get_password(), Some(&b"pa/ss?w"[..]));
                 assert_eq!(c.get_dbname(), Some("db"));
             }

@@ -6,6 +6,7 @@ use super::error::{breaks_connection, is_stale_statement, map_error, ServerFatal
 use super::types::PgBind;
 use crate::backend::first_keyword_is;
 use crate::error::{Error, Result};
+use crate::options::PgTarget;
 use crate::row::{Cardinality, FromRow, Row};
 use crate::value::Value;
 use futures_util::TryStreamExt;
@@ -122,8 +123,9 @@ impl From<tokio_postgres::Error> for Failure {
 
 impl PgConn {
     /// Opens a connection and spawns its driver task on the runtime.
-    pub(crate) async fn connect(config: &tokio_postgres::Config) -> Result<Self> {
-        let (client, connection) = config
+    pub(crate) async fn connect(target: &PgTarget) -> Result<Self> {
+        let (client, connection) = target
+            .config
             .connect(NoTls)
             .await
             .map_err(|e| Error::Connect { source: e.into() })?;

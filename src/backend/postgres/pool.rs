@@ -4,6 +4,7 @@ use super::conn::PgConn;
 use crate::connection::Connection;
 use crate::error::TimeoutPhase;
 use crate::error::{Error, Result};
+use crate::options::PgTarget;
 use crate::pool::{spawn_reaper, LastError, LastUsed, PoolConfig, PoolStatus};
 use deadpool::managed::{Manager, Metrics, Pool, RecycleError, RecycleResult};
 use std::sync::Mutex;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 /// deadpool manager for PostgreSQL connections.
 #[derive(Debug)]
 pub(crate) struct PgManager {
-    config: tokio_postgres::Config,
+    target: PgTarget,
     pool_config: PoolConfig,
     pub(crate) last_error: LastError,
     /// The `last_used` of the most recent idle connection that failed its
@@ -64,7 +65,7 @@ impl Manager for PgManager {
     /// deadpool's timer fires, with no cause to report.
     async fn create(&self) -> Result<PgConn> {
         let limit = self.pool_config.create_timeout_value();
-        match tokio::time::timeout(limit, PgConn::connect(&self.config)).await {
+        match tokio::time::timeout(limit, PgConn::connect(&self.target)).await {
             Ok(Ok(mut conn)) => {
                 conn.statement_timeout = self.pool_config.statement_timeout_value();
                 Ok(conn)
@@ -129,12 +130,9 @@ pub(crate) struct PgPool {
 impl PgPool {
     /// Builds the pool and opens one connection, so a bad server or
     /// credentials fail here.
-    pub(crate) async fn connect(
-        config: tokio_postgres::Config,
-        pool_config: PoolConfig,
-    ) -> Result<Self> {
+    pub(crate) async fn connect(target: PgTarget, pool_config: PoolConfig) -> Result<Self> {
         let manager = PgManager {
-            config,
+            target,
             pool_config: pool_config.clone(),
             last_error: LastError::default(),
             dead_if_idle_since: Mutex::new(None),
