@@ -19,6 +19,7 @@ mod pool;
 mod queryset;
 mod raw;
 mod relation;
+mod replica;
 mod roundtrip;
 mod schema;
 mod select_related_clauses;
