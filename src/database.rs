@@ -55,10 +55,15 @@ use std::time::Duration;
 /// [`replica_check_interval`](DatabaseBuilder::replica_check_interval),
 /// each bounded by [`replica_check_timeout`](DatabaseBuilder::replica_check_timeout))
 /// reached it, found it a standby, and measured a lag within
-/// [`max_replica_lag`](DatabaseBuilder::max_replica_lag). The lag is 0
-/// when the replica has replayed all the WAL it received, else the age of
-/// the last transaction it replayed. With no usable replica, reads go to
-/// the primary. [`members`](Self::members) shows each server's state.
+/// [`max_replica_lag`](DatabaseBuilder::max_replica_lag). The lag is
+/// measured against the primary: how long ago the primary had flushed WAL
+/// that the replica has not replayed yet (0 when it has replayed all of
+/// it, so an idle primary does not make its replicas look stale, and a
+/// replica cut off from the primary is seen falling behind). When the
+/// primary cannot be reached by the check, the replica's own view is used:
+/// 0 when it replayed all it received, else the age of the last
+/// transaction it replayed. With no usable replica, reads go to the
+/// primary. [`members`](Self::members) shows each server's state.
 ///
 /// **Failures.** A read the replica refuses as a write (SQLSTATE 25006,
 /// e.g. `SELECT nextval(…)`) runs again on the primary: nothing happened
@@ -558,7 +563,7 @@ impl DatabaseBuilder {
             }
             Target::Postgres(target) => {
                 let primary = PgPool::connect(*target, pool.clone()).await?;
-                router = self.replicas.connect(&pool).await?;
+                router = self.replicas.connect(&primary, &pool).await?;
                 Inner::Postgres(primary)
             }
         };

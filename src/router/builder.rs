@@ -53,7 +53,11 @@ impl Replicas {
     /// Builds the replicas' pools and checks each once (within the check
     /// timeout), then starts the health task. A replica that cannot be
     /// reached is kept, unusable, and checked again later.
-    pub(crate) async fn connect(self, primary_pool: &PoolConfig) -> Result<Option<Arc<Router>>> {
+    pub(crate) async fn connect(
+        self,
+        primary: &PgPool,
+        primary_pool: &PoolConfig,
+    ) -> Result<Option<Arc<Router>>> {
         if self.urls.is_empty() {
             return Ok(None);
         }
@@ -82,9 +86,9 @@ impl Replicas {
             pools.push(PgPool::lazy(*target, pool)?);
         }
         let router = Arc::new(Router::new(pools, settings, self.policy));
-        let mut conns: Vec<_> = router.members.iter().map(|_| None).collect();
-        health::check_all(&router, &mut conns).await;
-        health::spawn(&router, conns);
+        let mut probes = health::Probes::new(primary.target().clone(), router.members.len());
+        health::check_all(&router, &mut probes).await;
+        health::spawn(&router, probes);
         Ok(Some(router))
     }
 }
@@ -95,7 +99,11 @@ impl DatabaseBuilder {
     /// usable replicas: see [the routing rules](crate::Database#read-replicas).
     /// A replica that cannot be reached when [`connect`](Self::connect)
     /// runs does not fail it: it is skipped and checked again later. On
-    /// SQLite, `connect` fails with [`Error::Unsupported`].
+    /// SQLite, `connect` fails with [`Error::Unsupported`]. `pool_*`
+    /// parameters in a replica URL are ignored (see
+    /// [`replica_with_pool`](Self::replica_with_pool)). The health check
+    /// keeps one connection of its own to each replica and one to the
+    /// primary, outside the pools.
     pub fn replica(mut self, url: &str) -> Self {
         self.replicas.urls.push((url.to_owned(), None));
         self

@@ -1,104 +1,200 @@
 //! The replicas' health check: a background task that, every
 //! `check_interval`, asks each replica whether it is a standby and how far
-//! behind it is, and marks it usable or not.
+//! behind the primary it is, and marks it usable or not.
 //!
 //! Invariants: the task holds only a `Weak` to the router between rounds,
 //! so it ends within one interval plus one check timeout after the last
 //! `Database` clone is dropped (or at once after `close`). Each check,
 //! connection opening included, is bounded by `check_timeout`. It keeps one
-//! connection per replica of its own, outside the pool, so a busy pool
+//! connection per server of its own, outside the pools, so a busy pool
 //! never delays a check and a check never takes a reader's slot.
 //!
-//! **Lag**: `0` when the replica has replayed all the WAL it received,
-//! else the age of the last transaction it replayed. The first branch is
-//! what makes an idle primary look current: with no new commits, the last
-//! replayed transaction is old although nothing is missing. What it cannot
-//! see is a replica whose connection to the primary broke while caught up
-//! on what it had received: it reads as lag 0 while it falls behind
-//! (PostgreSQL shows that state only to privileged roles, in
-//! `pg_stat_wal_receiver`).
+//! **Lag** is measured against the primary's clock: each round first reads
+//! the primary's flushed WAL position (`pg_current_wal_flush_lsn()`, as far
+//! as a replica can have received) and keeps these samples for a while.
+//! A replica that has replayed up to position R lags by the time since the
+//! oldest sample beyond R (0 when none is): a write the primary had flushed
+//! then is still missing on the replica. This sees an idle primary as
+//! current (no sample beyond R), and a replica whose connection to the
+//! primary broke as falling behind as soon as the primary writes.
+//! The common replica-only formula (`0 when receive LSN = replay LSN, else
+//! now() − pg_last_xact_replay_timestamp()`) reads 0 for such a replica
+//! forever; it is used only when the primary could not be sampled in the
+//! round. The measure is at most one interval late, and a lag older than
+//! the samples kept (max lag plus two intervals and a check timeout) is
+//! reported as that age.
 
 use super::member::Member;
 use super::Router;
 use crate::backend::postgres::PgConn;
+use crate::options::PgTarget;
 use crate::row::Cardinality;
+use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Recovery state and lag in seconds (NULL when unknown: no WAL received
-/// or replayed yet since the standby started).
-const LAG_SQL: &str = "SELECT pg_is_in_recovery(), \
+/// The primary's flushed WAL position, in bytes.
+const PRIMARY_SQL: &str = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::int8";
+
+/// Recovery state, replayed WAL position, and the replica-only lag in
+/// seconds (NULL when unknown: no WAL received or replayed yet).
+const REPLICA_SQL: &str = "SELECT pg_is_in_recovery(), \
+     (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8, \
      (CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
       ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END)::float8";
 
-/// Checks one replica, reusing (or reopening) its health connection.
-pub(crate) async fn check(member: &Member, conn: &mut Option<PgConn>, router: &Router) {
-    let settings = &router.settings;
-    let limit = settings.check_timeout;
+/// The health task's own connections and the primary's recent positions.
+pub(crate) struct Probes {
+    primary_target: PgTarget,
+    primary: Option<PgConn>,
+    /// (when read, flushed position), oldest first.
+    samples: VecDeque<(Instant, i64)>,
+    replicas: Vec<Option<PgConn>>,
+}
+
+impl Probes {
+    pub(crate) fn new(primary_target: PgTarget, replicas: usize) -> Self {
+        Probes {
+            primary_target,
+            primary: None,
+            samples: VecDeque::new(),
+            replicas: (0..replicas).map(|_| None).collect(),
+        }
+    }
+
+    /// Reads the primary's position; false when it could not be read.
+    async fn sample_primary(&mut self, router: &Router) -> bool {
+        let settings = &router.settings;
+        let target = &self.primary_target;
+        let conn = &mut self.primary;
+        let read = async {
+            if conn.as_ref().is_none_or(PgConn::is_broken) {
+                *conn = None;
+                *conn = Some(PgConn::connect(target).await?);
+            }
+            match conn.as_ref() {
+                Some(c) => c.query::<i64>(PRIMARY_SQL, &[], Cardinality::One).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let position = match tokio::time::timeout(settings.check_timeout, read).await {
+            Ok(Ok(rows)) => rows.first().copied(),
+            _ => None,
+        };
+        let Some(position) = position else {
+            self.primary = None;
+            return false;
+        };
+        let now = Instant::now();
+        self.samples.push_back((now, position));
+        let keep = settings.max_lag + settings.check_interval * 2 + settings.check_timeout;
+        while self.samples.len() > 1
+            && self
+                .samples
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t) > keep)
+        {
+            self.samples.pop_front();
+        }
+        true
+    }
+
+    /// How long ago the primary had flushed beyond `replayed`.
+    fn lag_behind(&self, replayed: i64) -> Duration {
+        self.samples
+            .iter()
+            .find(|(_, position)| *position > replayed)
+            .map_or(Duration::ZERO, |(t, _)| t.elapsed())
+    }
+}
+
+/// What one replica answered.
+type Answer = (bool, Option<i64>, Option<f64>);
+
+/// Asks one replica, reusing (or reopening) its health connection.
+async fn ask(
+    member: &Member,
+    conn: &mut Option<PgConn>,
+    limit: Duration,
+) -> Result<Answer, String> {
     let probe = async {
         if conn.as_ref().is_none_or(PgConn::is_broken) {
             *conn = None;
             *conn = Some(member.pool.dedicated().await?);
         }
         match conn.as_ref() {
-            Some(c) => {
-                c.query::<(bool, Option<f64>)>(LAG_SQL, &[], Cardinality::One)
-                    .await
-            }
+            Some(c) => c.query::<Answer>(REPLICA_SQL, &[], Cardinality::One).await,
             None => Ok(Vec::new()),
         }
     };
     let outcome = tokio::time::timeout(limit, probe).await;
-    match outcome {
-        Err(_) => {
-            *conn = None;
-            member.set_down(format!(
-                "unreachable: its health check did not finish within {limit:?}"
-            ));
-        }
-        Ok(Err(e)) => {
-            *conn = None;
-            member.set_down(format!("unreachable: {}", crate::error::chain(&e)));
-        }
+    let failure = match outcome {
         Ok(Ok(rows)) => match rows.first() {
-            Some((false, _)) => {
-                member.set_lagging(None, "not a standby (pg_is_in_recovery() is false)".into())
-            }
-            Some((true, Some(secs))) if secs.is_finite() => {
-                let lag = Duration::from_secs_f64(secs.max(0.0));
-                if lag > settings.max_lag {
-                    member.set_lagging(
-                        Some(lag),
-                        format!(
-                            "lagging {lag:?} behind, above the maximum of {:?}",
-                            settings.max_lag
-                        ),
-                    );
-                } else {
-                    member.set_up(lag);
-                }
-            }
-            _ => member.set_lagging(
+            Some(answer) => return Ok(*answer),
+            None => "the health check returned no row".to_owned(),
+        },
+        Ok(Err(e)) => crate::error::chain(&e),
+        Err(_) => format!("its health check did not finish within {limit:?}"),
+    };
+    *conn = None;
+    Err(failure)
+}
+
+/// Judges one replica from its answer.
+fn judge(
+    member: &Member,
+    answer: Result<Answer, String>,
+    lag_behind: Option<Duration>,
+    router: &Router,
+) {
+    let max = router.settings.max_lag;
+    let lag = match (answer, lag_behind) {
+        (Err(why), _) => return member.set_down(format!("unreachable: {why}")),
+        (Ok((false, _, _)), _) => {
+            return member.set_lagging(None, "not a standby (pg_is_in_recovery() is false)".into())
+        }
+        (Ok((true, Some(_), _)), Some(behind)) => behind,
+        (Ok((true, _, Some(secs))), None) if secs.is_finite() => {
+            Duration::from_secs_f64(secs.max(0.0))
+        }
+        _ => {
+            return member.set_lagging(
                 None,
                 "replication lag unknown (no WAL received or replayed yet)".into(),
-            ),
-        },
+            )
+        }
+    };
+    if lag > max {
+        member.set_lagging(
+            Some(lag),
+            format!("lagging {lag:?} behind, above the maximum of {max:?}"),
+        );
+    } else {
+        member.set_up(lag);
     }
 }
 
-/// Checks every replica at once.
-pub(crate) async fn check_all(router: &Router, conns: &mut [Option<PgConn>]) {
-    let checks = router
+/// One round: the primary's position, then every replica at once.
+pub(crate) async fn check_all(router: &Router, probes: &mut Probes) {
+    let sampled = probes.sample_primary(router).await;
+    let limit = router.settings.check_timeout;
+    let asks = router
         .members
         .iter()
-        .zip(conns.iter_mut())
-        .map(|(member, conn)| check(member, conn, router));
-    futures_util::future::join_all(checks).await;
+        .zip(probes.replicas.iter_mut())
+        .map(|(member, conn)| ask(member, conn, limit));
+    let answers = futures_util::future::join_all(asks).await;
+    for (member, answer) in router.members.iter().zip(answers) {
+        let behind = match (&answer, sampled) {
+            (Ok((_, Some(replayed), _)), true) => Some(probes.lag_behind(*replayed)),
+            _ => None,
+        };
+        judge(member, answer, behind, router);
+    }
 }
 
-/// Spawns the health task for `router`, with the health connections the
-/// first check opened.
-pub(crate) fn spawn(router: &Arc<Router>, mut conns: Vec<Option<PgConn>>) {
+/// Spawns the health task for `router`, with the probes of the first round.
+pub(crate) fn spawn(router: &Arc<Router>, mut probes: Probes) {
     let weak: Weak<Router> = Arc::downgrade(router);
     let interval = router.settings.check_interval;
     tokio::spawn(async move {
@@ -108,7 +204,7 @@ pub(crate) fn spawn(router: &Arc<Router>, mut conns: Vec<Option<PgConn>>) {
             if router.is_closed() {
                 return;
             }
-            check_all(&router, &mut conns).await;
+            check_all(&router, &mut probes).await;
         }
     });
 }

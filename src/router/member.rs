@@ -30,10 +30,13 @@ pub struct MemberStatus {
     pub usable: bool,
     /// Why it is not usable (unreachable, lagging, not a standby, closed).
     pub reason: Option<String>,
-    /// The replication lag at its last health check (replicas only).
+    /// The replication lag at its last health check (replicas only; see
+    /// [read replicas](crate::Database#read-replicas)); `None` when unknown.
     pub lag: Option<Duration>,
-    /// Statements sent to it so far (a read retried elsewhere counts on
-    /// both servers).
+    /// Statements the `Database` routed to it so far, and reader checkouts
+    /// ([`acquire_reader`](crate::Database::acquire_reader)); a read retried
+    /// elsewhere counts on both servers. Transactions and
+    /// [`acquire`](crate::Database::acquire) are not counted.
     pub statements: u64,
     /// Its connection pool.
     pub pool: PoolStatus,

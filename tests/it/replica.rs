@@ -429,6 +429,51 @@ async fn a_lagging_replica_is_skipped_until_it_catches_up() {
 }
 
 #[tokio::test]
+async fn a_replica_cut_off_from_the_primary_is_skipped_while_it_falls_behind() {
+    let Some(c) = cluster() else { return };
+    let spare = spare(c).await;
+    let db = routed(c, "rr_cut", &[spare.port], |b| {
+        b.max_replica_lag(Duration::from_millis(300))
+    })
+    .await;
+    assert!(
+        eventually(Duration::from_secs(5), || async { where_read(&db).await }).await,
+        "{:?}",
+        db.members()
+    );
+    // The spare's WAL receiver now looks for the primary where there is
+    // none: the spare has replayed all it received, so the replica-only
+    // lag formula would read 0.
+    spare.set_primary_port(free_port()).await;
+    db.execute("CREATE TABLE rr_cut_t (x int)", ())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(2), || async { !where_read(&db).await }).await,
+        "{:?}",
+        db.members()
+    );
+    let moved = started.elapsed();
+    assert!(db.members()[1]
+        .reason
+        .as_deref()
+        .unwrap_or("")
+        .contains("lagging"));
+    spare.set_primary_port(c.primary_port).await;
+    assert!(
+        eventually(Duration::from_secs(10), || async { where_read(&db).await }).await,
+        "{:?}",
+        db.members()
+    );
+    eprintln!(
+        "rr_cut: reads moved to the primary {moved:?} after the write, back {:?} later",
+        started.elapsed() - moved
+    );
+    db.close();
+}
+
+#[tokio::test]
 async fn a_stopped_replica_is_skipped_and_used_again_once_restarted() {
     let Some(c) = cluster() else { return };
     let spare = spare(c).await;

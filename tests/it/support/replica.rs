@@ -80,6 +80,7 @@ pub async fn spare(cluster: &'static Cluster) -> Spare {
     if !spare.is_running().await {
         spare.start().await;
     }
+    spare.set_primary_port(cluster.primary_port).await;
     spare.wait_streaming().await;
     spare.sql("SELECT pg_wal_replay_resume()").await;
     spare
@@ -114,8 +115,18 @@ impl Spare {
             .expect("start spare");
     }
 
+    /// Points the spare's WAL receiver at `port` (the primary's, or one
+    /// where nothing listens, to cut it off); it follows at once.
+    pub async fn set_primary_port(&self, port: u16) {
+        let set = format!(
+            "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port={port} user=postgres'"
+        );
+        self.sql(&set).await;
+        self.sql("SELECT pg_reload_conf()").await;
+    }
+
     /// Runs `sql` on the spare over a connection of its own.
-    pub async fn sql(&self, sql: &'static str) {
+    pub async fn sql(&self, sql: &str) {
         let db = sylvan::Database::connect(&url(self.port, "sylvan_test_spare_admin"))
             .await
             .expect("spare admin");
@@ -124,7 +135,7 @@ impl Spare {
             .expect("spare admin")
             .execute_script(sql)
             .await
-            .expect(sql);
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
         db.close();
     }
 
@@ -309,7 +320,10 @@ fn start() -> Result<Cluster, String> {
             .arg(&data)
             .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"]);
         run(backup, "pg_basebackup")?;
-        append(&data.join("postgresql.conf"), &format!("\nport = {port}\n"))?;
+        append(
+            &data.join("postgresql.conf"),
+            &format!("\nport = {port}\nwal_retrieve_retry_interval = 200ms\n"),
+        )?;
         pg_ctl(&data, &["start", "-w", "-t", "60"])?;
     }
     wait_streaming(steady_port)?;
