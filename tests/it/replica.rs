@@ -534,3 +534,21 @@ async fn a_replica_stopped_mid_read_is_retried_on_the_primary() {
     eprintln!("rr_midread: read retried and done in {elapsed:?}");
     db.close();
 }
+
+#[tokio::test]
+async fn migrations_read_what_they_applied_on_the_primary() {
+    let Some(c) = cluster() else { return };
+    let spare = spare(c).await;
+    let db = routed(c, "rr_migrate", &[spare.port], |b| b).await;
+    assert!(where_read(&db).await);
+    // The replica shows none of what the migrations do, yet stays usable
+    // (within the default maximum lag) for the few statements below.
+    spare.sql("SELECT pg_wal_replay_pause()").await;
+    let m: sylvan::Migrations = sylvan::embed_migrations!("tests/migrations");
+    assert_eq!(m.run(&db).await.unwrap(), vec![1, 2, 3]);
+    assert_eq!(m.run(&db).await.unwrap(), Vec::<i64>::new());
+    assert_eq!(m.applied(&db).await.unwrap().len(), 3);
+    assert!(where_read(&db).await, "reads still go to the replica");
+    spare.sql("SELECT pg_wal_replay_resume()").await;
+    db.close();
+}
