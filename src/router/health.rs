@@ -19,10 +19,12 @@
 //! primary broke as falling behind as soon as the primary writes.
 //! The common replica-only formula (`0 when receive LSN = replay LSN, else
 //! now() − pg_last_xact_replay_timestamp()`) reads 0 for such a replica
-//! forever; it is used only when the primary could not be sampled in the
-//! round. The measure is at most one interval late, and a lag older than
-//! the samples kept (max lag plus two intervals and a check timeout) is
-//! reported as that age.
+//! forever; it is used alone when the primary could not be sampled in the
+//! round, and as a lower bound when the replica is behind every sample
+//! kept (just after start or an outage of the primary, when the samples
+//! do not reach back far enough). The measure is at most one interval
+//! late; samples are kept for the max lag plus two intervals and a check
+//! timeout, so a longer lag is reported as at least that.
 
 use super::member::Member;
 use super::Router;
@@ -47,8 +49,7 @@ const REPLICA_SQL: &str = "SELECT pg_is_in_recovery(), \
 pub(crate) struct Probes {
     primary_target: PgTarget,
     primary: Option<PgConn>,
-    /// (when read, flushed position), oldest first.
-    samples: VecDeque<(Instant, i64)>,
+    clock: WalClock,
     replicas: Vec<Option<PgConn>>,
 }
 
@@ -57,7 +58,7 @@ impl Probes {
         Probes {
             primary_target,
             primary: None,
-            samples: VecDeque::new(),
+            clock: WalClock::default(),
             replicas: (0..replicas).map(|_| None).collect(),
         }
     }
@@ -85,9 +86,23 @@ impl Probes {
             self.primary = None;
             return false;
         };
-        let now = Instant::now();
-        self.samples.push_back((now, position));
         let keep = settings.max_lag + settings.check_interval * 2 + settings.check_timeout;
+        self.clock.record(Instant::now(), position, keep);
+        true
+    }
+}
+
+/// The primary's recent flushed WAL positions.
+#[derive(Debug, Default)]
+struct WalClock {
+    /// (when read, position), oldest first.
+    samples: VecDeque<(Instant, i64)>,
+}
+
+impl WalClock {
+    /// Adds a sample, dropping those older than `keep` (but never the last).
+    fn record(&mut self, now: Instant, position: i64, keep: Duration) {
+        self.samples.push_back((now, position));
         while self.samples.len() > 1
             && self
                 .samples
@@ -96,16 +111,36 @@ impl Probes {
         {
             self.samples.pop_front();
         }
-        true
     }
 
     /// How long ago the primary had flushed beyond `replayed`.
-    fn lag_behind(&self, replayed: i64) -> Duration {
-        self.samples
+    /// `Exact` when a kept sample is at or before `replayed` (the replica
+    /// had caught up with the primary as of then); else `AtLeast` (the
+    /// replica is behind every kept sample: the samples are new, after
+    /// the start or an outage of the primary, or the lag is older).
+    fn lag_behind(&self, replayed: i64, now: Instant) -> ClockLag {
+        let caught_up_once = self
+            .samples
+            .front()
+            .is_some_and(|(_, oldest)| *oldest <= replayed);
+        let lag = self
+            .samples
             .iter()
             .find(|(_, position)| *position > replayed)
-            .map_or(Duration::ZERO, |(t, _)| t.elapsed())
+            .map_or(Duration::ZERO, |(t, _)| now.saturating_duration_since(*t));
+        if caught_up_once {
+            ClockLag::Exact(lag)
+        } else {
+            ClockLag::AtLeast(lag)
+        }
     }
+}
+
+/// A lag read from the [`WalClock`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClockLag {
+    Exact(Duration),
+    AtLeast(Duration),
 }
 
 /// What one replica answered.
@@ -140,11 +175,17 @@ async fn ask(
     Err(failure)
 }
 
+/// A lag in seconds from the server, if it makes sense.
+fn seconds(secs: f64) -> Option<Duration> {
+    secs.is_finite()
+        .then(|| Duration::from_secs_f64(secs.max(0.0)))
+}
+
 /// Judges one replica from its answer.
 fn judge(
     member: &Member,
     answer: Result<Answer, String>,
-    lag_behind: Option<Duration>,
+    lag_behind: Option<ClockLag>,
     router: &Router,
 ) {
     let max = router.settings.max_lag;
@@ -153,7 +194,11 @@ fn judge(
         (Ok((false, _, _)), _) => {
             return member.set_lagging(None, "not a standby (pg_is_in_recovery() is false)".into())
         }
-        (Ok((true, Some(_), _)), Some(behind)) => behind,
+        (Ok((true, Some(_), _)), Some(ClockLag::Exact(lag))) => lag,
+        // Behind every sample: the replica's own view may know more.
+        (Ok((true, Some(_), own)), Some(ClockLag::AtLeast(lag))) => {
+            own.and_then(seconds).map_or(lag, |own| own.max(lag))
+        }
         (Ok((true, _, Some(secs))), None) if secs.is_finite() => {
             Duration::from_secs_f64(secs.max(0.0))
         }
@@ -186,7 +231,9 @@ pub(crate) async fn check_all(router: &Router, probes: &mut Probes) {
     let answers = futures_util::future::join_all(asks).await;
     for (member, answer) in router.members.iter().zip(answers) {
         let behind = match (&answer, sampled) {
-            (Ok((_, Some(replayed), _)), true) => Some(probes.lag_behind(*replayed)),
+            (Ok((_, Some(replayed), _)), true) => {
+                Some(probes.clock.lag_behind(*replayed, Instant::now()))
+            }
             _ => None,
         };
         judge(member, answer, behind, router);
@@ -207,4 +254,39 @@ pub(crate) fn spawn(router: &Arc<Router>, mut probes: Probes) {
             check_all(&router, &mut probes).await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_is_the_age_of_the_oldest_position_not_replayed() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let keep = Duration::from_secs(10);
+        let mut clock = WalClock::default();
+        // An idle primary: the same position for a long time.
+        for ms in [0, 1000, 2000, 3000] {
+            clock.record(at(ms), 100, keep);
+        }
+        let exact = |ms| ClockLag::Exact(Duration::from_millis(ms));
+        assert_eq!(clock.lag_behind(100, at(3000)), exact(0));
+        assert_eq!(clock.lag_behind(150, at(3000)), exact(0));
+        // Writes from t=4 s; a replica stuck at 100 lags from then on.
+        clock.record(at(4000), 200, keep);
+        clock.record(at(5000), 300, keep);
+        assert_eq!(clock.lag_behind(100, at(5500)), exact(1500));
+        assert_eq!(clock.lag_behind(200, at(5500)), exact(500));
+        assert_eq!(clock.lag_behind(300, at(5500)), exact(0));
+        // Old samples go, the newest stays: a replica behind all of them
+        // lags at least the age of the oldest kept.
+        clock.record(at(20_000), 400, keep);
+        assert_eq!(clock.samples.len(), 1);
+        assert_eq!(
+            clock.lag_behind(100, at(21_000)),
+            ClockLag::AtLeast(Duration::from_secs(1))
+        );
+        assert_eq!(clock.lag_behind(400, at(21_000)), exact(0));
+    }
 }
