@@ -66,13 +66,15 @@ use std::time::Duration;
 /// primary. [`members`](Self::members) shows each server's state.
 ///
 /// **Failures.** A read the replica refuses as a write (SQLSTATE 25006,
-/// e.g. `SELECT nextval(…)`) runs again on the primary: nothing happened
-/// on the read-only server. A read that fails because the replica could
+/// e.g. `SELECT nextval(…)`), or cancels because it conflicts with the
+/// WAL being replayed (40001, "conflict with recovery"), runs again on the
+/// primary: nothing happened on the read-only server. A read that fails because the replica could
 /// not be reached or its connection broke ([`Error::ConnectionLost`],
 /// [`Error::Connect`], a connect or liveness-check timeout: a stopped
 /// server, a cut network) marks the replica unusable at once, until a
 /// health check finds it well, and runs once more on another usable
-/// replica or else the primary. A stream is retried only when it fails
+/// replica or else the primary (if that fails too, its error is
+/// returned). A stream is retried only when it fails
 /// before its first row; after that its error is returned. Other errors
 /// (a statement timeout, a bad column) are returned as they are.
 ///

@@ -141,8 +141,9 @@ impl ReadOp for StreamStart<'_> {
 /// The outcome of one try on a replica.
 enum Attempt<T> {
     Done(Result<T>),
-    /// Refused as a write (25006): run it on the primary.
-    ReadOnly,
+    /// Refused as a write (25006), or cancelled by a conflict with the
+    /// replica's recovery (40001): run it on the primary.
+    ToPrimary,
     /// The replica is unreachable: mark it and try elsewhere.
     Down(Error),
 }
@@ -161,8 +162,14 @@ fn is_unreachable(e: &Error) -> bool {
     )
 }
 
-fn is_read_only_refusal(e: &Error) -> bool {
+/// True when the replica, not the read, is the reason `e` happened, so
+/// that the primary would run it: a write refused by the read-only server
+/// (25006), or a read cancelled because the WAL it replays conflicts with
+/// it ("canceling statement due to conflict with recovery", 40001; a
+/// replica runs no serializable transactions, so no other cause).
+fn is_replica_refusal(e: &Error) -> bool {
     matches!(e, Error::Database { code: Some(code), .. } if code == "25006")
+        || matches!(e, Error::SerializationFailure { .. })
 }
 
 impl Router {
@@ -218,7 +225,7 @@ impl Router {
         };
         match op.run(&conn).await {
             Ok(out) => Attempt::Done(Ok((out, conn))),
-            Err(e) if is_read_only_refusal(&e) => Attempt::ReadOnly,
+            Err(e) if is_replica_refusal(&e) => Attempt::ToPrimary,
             Err(e) if is_unreachable(&e) => Attempt::Down(e),
             Err(e) => Attempt::Done(Err(e)),
         }
@@ -240,13 +247,13 @@ impl Router {
         if let Some(i) = to_replica.then(|| self.pick(None)).flatten() {
             match self.try_member(i, op).await {
                 Attempt::Done(result) => return result,
-                Attempt::ReadOnly => {}
+                Attempt::ToPrimary => {}
                 Attempt::Down(e) => {
                     self.mark_down(i, &e);
                     if let Some(j) = self.pick(Some(i)) {
                         match self.try_member(j, op).await {
                             Attempt::Done(result) => return result,
-                            Attempt::ReadOnly => {}
+                            Attempt::ToPrimary => {}
                             Attempt::Down(e) => {
                                 self.mark_down(j, &e);
                                 return Err(e);

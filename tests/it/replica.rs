@@ -552,3 +552,64 @@ async fn migrations_read_what_they_applied_on_the_primary() {
     spare.sql("SELECT pg_wal_replay_resume()").await;
     db.close();
 }
+
+#[tokio::test]
+async fn a_read_cancelled_by_a_recovery_conflict_runs_on_the_primary() {
+    let Some(c) = cluster() else { return };
+    let spare = spare(c).await;
+    let db = routed(c, "rr_conflict", &[spare.port], |b| b).await;
+    db.execute("CREATE TABLE rr_conflict_t (x int)", ())
+        .await
+        .unwrap();
+    db.execute("INSERT INTO rr_conflict_t VALUES (1)", ())
+        .await
+        .unwrap();
+    // The spare cancels a query in the way of replay at once.
+    spare
+        .sql("ALTER SYSTEM SET max_standby_streaming_delay = 0")
+        .await;
+    spare.sql("SELECT pg_reload_conf()").await;
+    let direct = Database::connect(&url(spare.port, "rr_conflict_direct"))
+        .await
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            let row = direct.fetch_one::<i64, _>("SELECT count(*) FROM rr_conflict_t", ());
+            let delay = direct.fetch_one::<String, _>("SHOW max_standby_streaming_delay", ());
+            row.await.ok() == Some(1) && delay.await.ok().as_deref() == Some("0")
+        })
+        .await
+    );
+    direct.close();
+    assert!(where_read(&db).await);
+    let before = counts(&db);
+    let reader = db.clone();
+    let read = tokio::spawn(async move {
+        reader
+            .fetch_one::<bool, _>(
+                "SELECT pg_is_in_recovery() FROM rr_conflict_t, pg_sleep(1)",
+                (),
+            )
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Replaying this lock conflicts with the read's lock on the spare.
+    let tx = db.begin().await.unwrap();
+    tx.execute("LOCK TABLE rr_conflict_t IN ACCESS EXCLUSIVE MODE", ())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tx.commit().await.unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("the read never hangs")
+        .unwrap();
+    assert!(
+        !result.unwrap(),
+        "cancelled on the spare, run on the primary"
+    );
+    let after = counts(&db);
+    assert_eq!((after.0 - before.0, after.1 - before.1), (1, 1));
+    assert!(db.members()[1].usable, "a conflict does not mark it down");
+    db.close();
+}

@@ -80,7 +80,10 @@ pub async fn spare(cluster: &'static Cluster) -> Spare {
     if !spare.is_running().await {
         spare.start().await;
     }
-    spare.set_primary_port(cluster.primary_port).await;
+    spare
+        .sql("ALTER SYSTEM RESET max_standby_streaming_delay")
+        .await;
+    spare.set_primary_port(cluster.primary_port).await; // and reloads
     spare.wait_streaming().await;
     spare.sql("SELECT pg_wal_replay_resume()").await;
     spare
