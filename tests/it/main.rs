@@ -20,6 +20,7 @@ mod queryset;
 mod raw;
 mod relation;
 mod replica;
+mod replica_faults;
 mod roundtrip;
 mod schema;
 mod select_related_clauses;

@@ -342,3 +342,54 @@ fn start() -> Result<Cluster, String> {
         spare_port,
     })
 }
+
+/// The replicas' check interval in these tests.
+pub const CHECK: Duration = Duration::from_millis(100);
+
+/// A database on the cluster's primary with replicas on `ports`, checked
+/// every 100 ms.
+pub async fn routed(
+    c: &Cluster,
+    app: &str,
+    ports: &[u16],
+    tweak: impl FnOnce(sylvan::DatabaseBuilder) -> sylvan::DatabaseBuilder,
+) -> sylvan::Database {
+    let mut b = sylvan::Database::builder(&url(c.primary_port, app))
+        .pool(
+            sylvan::PoolConfig::default()
+                .max_size(4)
+                .create_timeout(Duration::from_secs(2))
+                .wait_timeout(Duration::from_secs(5)),
+        )
+        .replica_check_interval(CHECK)
+        .replica_check_timeout(Duration::from_secs(1));
+    for port in ports {
+        b = b.replica(&url(*port, app));
+    }
+    tweak(b).connect().await.expect("connect")
+}
+
+/// Whether a plain read ran on a standby.
+pub async fn where_read(db: &sylvan::Database) -> bool {
+    db.fetch_one("SELECT pg_is_in_recovery()", ())
+        .await
+        .expect("read")
+}
+
+/// Waits until the relation `name`, created on the primary, shows on the
+/// replica `db` reads from.
+pub async fn replicated(db: &sylvan::Database, name: &str) -> bool {
+    super::eventually(Duration::from_secs(5), || async {
+        db.fetch_one::<i64, _>("SELECT count(*) FROM pg_class WHERE relname = $1", (name,))
+            .await
+            .unwrap()
+            == 1
+    })
+    .await
+}
+
+/// (primary, replica) statement counts.
+pub fn counts(db: &sylvan::Database) -> (u64, u64) {
+    let m = db.members();
+    (m[0].statements, m[1].statements)
+}
