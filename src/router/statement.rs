@@ -167,6 +167,10 @@ fn word_is(token: Option<&Token<'_>>, words: &[&str]) -> bool {
 /// True when `sql` is a plain read (see [`Statement::is_read`], which
 /// adds the session check for raw SQL).
 pub(crate) fn is_plain_read(sql: &str) -> bool {
+    // Writes (a bulk INSERT may be long) are told apart without a scan.
+    if !crate::backend::first_keyword_is(sql, &["SELECT", "VALUES", "TABLE", "SHOW", "WITH"]) {
+        return false;
+    }
     let tokens = tokens(sql);
     let first = tokens.first();
     let with = word_is(first, &["WITH"]);
