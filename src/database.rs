@@ -68,15 +68,20 @@ use std::time::Duration;
 /// **Failures.** A read the replica refuses as a write (SQLSTATE 25006,
 /// e.g. `SELECT nextval(…)`), or cancels because it conflicts with the
 /// WAL being replayed (40001, "conflict with recovery"), runs again on the
-/// primary: nothing happened on the read-only server. A read that fails because the replica could
-/// not be reached or its connection broke ([`Error::ConnectionLost`],
+/// primary: nothing happened on the read-only server. A read that fails
+/// because the replica could not be reached or its connection broke
+/// ([`Error::ConnectionLost`],
 /// [`Error::Connect`], a connect or liveness-check timeout: a stopped
 /// server, a cut network) marks the replica unusable at once, until a
 /// health check finds it well, and runs once more on another usable
 /// replica or else the primary (if that fails too, its error is
-/// returned). A stream is retried only when it fails
-/// before its first row; after that its error is returned. Other errors
-/// (a statement timeout, a bad column) are returned as they are.
+/// returned). A stream is retried only when it fails before its first
+/// row; after that its error is returned. Other errors (a statement
+/// timeout, a bad column) are returned as they are. A replica that goes
+/// silent (no reply, no reset) is skipped once a health check times out;
+/// a read that reaches it first waits for the pool's liveness check and
+/// connect timeout and is then retried, or, if its statement was already
+/// sent, ends at the statement timeout (set one) or TCP keepalive.
 ///
 /// **Read-your-writes.** A replica may lag behind the primary by up to the
 /// maximum lag. Force the primary per handle ([`primary`](Self::primary)),

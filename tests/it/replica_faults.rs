@@ -1,9 +1,11 @@
 //! Read replicas under failure, on the spare replica (see
 //! `support::replica`; these tests take its lock in turn): a lagging
 //! replica, one cut off from the primary, stopped, stopped mid-read, a
-//! recovery conflict, and migrations that must not read a stale replica.
+//! recovery conflict, and migrations that must not read a stale replica;
+//! and one gone silent behind the fault relay (steady replica, no lock).
 
 use crate::support::eventually;
+use crate::support::relay::{Fault, Relay};
 use crate::support::replica::{cluster, counts, free_port, routed, spare, url, where_read};
 use std::time::{Duration, Instant};
 use sylvan::prelude::*;
@@ -238,5 +240,48 @@ async fn a_read_cancelled_by_a_recovery_conflict_runs_on_the_primary() {
     let after = counts(&db);
     assert_eq!((after.0 - before.0, after.1 - before.1), (1, 1));
     assert!(db.members()[1].usable, "a conflict does not mark it down");
+    db.close();
+}
+
+#[tokio::test]
+async fn a_replica_gone_silent_is_skipped_and_reads_still_end() {
+    let Some(c) = cluster() else { return };
+    // The steady replica behind a relay that can swallow everything.
+    let relay = Relay::start_to(format!("127.0.0.1:{}", c.steady_port)).await;
+    let app = "rr_silent";
+    let db = routed(c, app, &[], |b| {
+        b.replica(&relay.url(&url(c.steady_port, app)))
+            .pool(
+                sylvan::PoolConfig::default()
+                    .max_size(4)
+                    .create_timeout(Duration::from_secs(1))
+                    .recycle_timeout(Duration::from_secs(1)),
+            )
+            .replica_check_timeout(Duration::from_millis(500))
+    })
+    .await;
+    assert!(where_read(&db).await);
+    // Idle past the liveness window, then no byte passes, no FIN, no RST.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    relay.set_all(Fault::Blackhole);
+    let started = Instant::now();
+    assert!(!where_read(&db).await, "read on the primary");
+    let first = started.elapsed();
+    assert!(first < Duration::from_secs(4), "{first:?}");
+    let m = db.members();
+    assert!(!m[1].usable, "{m:?}");
+    let started = Instant::now();
+    assert!(!where_read(&db).await);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "skipped now"
+    );
+    relay.set_all(Fault::Pass);
+    assert!(
+        eventually(Duration::from_secs(5), || async { where_read(&db).await }).await,
+        "{:?}",
+        db.members()
+    );
+    eprintln!("rr_silent: the first read after the cut took {first:?}");
     db.close();
 }
