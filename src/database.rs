@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::executor::private::{Origin, Run};
 use crate::options::{ConnectOptions, Target};
 use crate::pool::{PoolConfig, PoolStatus};
+use crate::router::{Execute, Query, ReadOp, Replicas, Router, StreamStart};
 use crate::row::{Cardinality, FromRow};
 use crate::transaction::{Transaction, TransactionOptions, TxFuture};
 use crate::value::{Binds, Value};
@@ -37,13 +38,88 @@ use std::time::Duration;
 /// assert_eq!(db.dialect(), sylvan::Dialect::Sqlite);
 /// # Ok::<_, sylvan::Error>(()) }).unwrap();
 /// ```
+///
+/// # Read replicas
+///
+/// A PostgreSQL `Database` built with [`replica`](DatabaseBuilder::replica)
+/// URLs (streaming replicas) sends plain reads run outside a transaction
+/// to its usable replicas, round-robin, and everything else to the
+/// primary: writes, transactions ([`begin`](Self::begin),
+/// [`transaction`](Self::transaction), [`transaction_retry`](Self::transaction_retry),
+/// read-only ones included) and [`acquire`](Self::acquire).
+/// [`fetch_stream`](Self::fetch_stream), [`QuerySet::stream`](crate::QuerySet::stream)
+/// and [`acquire_reader`](Self::acquire_reader) route like reads. What
+/// counts as a read: [`Statement::is_read`](crate::Statement::is_read).
+///
+/// A replica is **usable** when its last health check (every
+/// [`replica_check_interval`](DatabaseBuilder::replica_check_interval),
+/// each bounded by [`replica_check_timeout`](DatabaseBuilder::replica_check_timeout))
+/// reached it, found it a standby, and measured a lag within
+/// [`max_replica_lag`](DatabaseBuilder::max_replica_lag). The lag is
+/// measured against the primary: how long ago the primary had flushed WAL
+/// that the replica has not replayed yet (0 when it has replayed all of
+/// it, so an idle primary does not make its replicas look stale, and a
+/// replica cut off from the primary is seen falling behind). When the
+/// primary cannot be reached by the check, the replica's own view is used:
+/// 0 when it replayed all it received, else the age of the last
+/// transaction it replayed. With no usable replica, reads go to the
+/// primary. [`members`](Self::members) shows each server's state.
+///
+/// **Failures.** A read the replica refuses as a write (SQLSTATE 25006,
+/// e.g. `SELECT nextval(…)`), or cancels because it conflicts with the
+/// WAL being replayed (40001, "conflict with recovery"), runs again on the
+/// primary: nothing happened on the read-only server. A read that fails
+/// because the replica could not be reached or its connection broke
+/// ([`Error::ConnectionLost`],
+/// [`Error::Connect`], a connect or liveness-check timeout: a stopped
+/// server, a cut network) marks the replica unusable at once, until a
+/// health check finds it well, and runs once more on another usable
+/// replica or else the primary (if that fails too, its error is
+/// returned). A stream is retried only when it fails before its first
+/// row; after that its error is returned. Other errors (a statement
+/// timeout, a bad column) are returned as they are. A replica that goes
+/// silent (no reply, no reset) is skipped once a health check times out;
+/// a read that reaches it first waits for the pool's liveness check and
+/// connect timeout and is then retried, or, if its statement was already
+/// sent, ends at the statement timeout (set one) or TCP keepalive.
+///
+/// **Read-your-writes.** A replica may lag behind the primary by up to the
+/// maximum lag. Force the primary per handle ([`primary`](Self::primary)),
+/// per block ([`on_primary`](crate::on_primary)), per query
+/// ([`QuerySet::primary`](crate::QuerySet::primary)), or by rule
+/// ([`RoutingPolicy`](crate::RoutingPolicy)).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use sylvan::prelude::*;
+/// # async fn demo() -> sylvan::Result<()> {
+/// let db = Database::builder("postgres://app@primary:5432/app")
+///     .replica("postgres://app@replica-1:5432/app")
+///     .replica("postgres://app@replica-2:5432/app")
+///     .max_replica_lag(Duration::from_secs(2))
+///     .connect()
+///     .await?;
+/// // A plain read: on a replica.
+/// let n: i64 = db.fetch_one("SELECT count(*) FROM note", ()).await?;
+/// // A write: on the primary; and a read that must see it.
+/// db.execute("INSERT INTO note (body) VALUES ($1)", ("hi",)).await?;
+/// let m: i64 = db.primary().fetch_one("SELECT count(*) FROM note", ()).await?;
+/// for member in db.members() {
+///     println!("{:?} {} usable={} lag={:?}", member.role, member.address, member.usable, member.lag);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Database {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
+    /// The read replicas (PostgreSQL), if any.
+    pub(crate) router: Option<Arc<Router>>,
+    /// Made by [`Database::primary`]: every statement to the primary.
+    pub(crate) pinned: bool,
 }
 
 #[derive(Debug)]
-enum Inner {
+pub(crate) enum Inner {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -70,6 +146,7 @@ impl Database {
             pool: None,
             busy_timeout: None,
             on_connect: None,
+            replicas: Replicas::default(),
         }
     }
 
@@ -102,11 +179,13 @@ impl Database {
     }
 
     /// Checks out a connection for reading: on SQLite a reader (which
-    /// refuses writes), on PostgreSQL the same as [`Database::acquire`].
+    /// refuses writes); on PostgreSQL a usable replica's (see
+    /// [read replicas](#read-replicas)), else the same as [`Database::acquire`].
     pub async fn acquire_reader(&self) -> Result<Connection> {
-        match &*self.inner {
-            Inner::Sqlite(pool) => pool.reader().await,
-            Inner::Postgres(pool) => pool.get().await,
+        match (&*self.inner, &self.router) {
+            (Inner::Sqlite(pool), _) => pool.reader().await,
+            (Inner::Postgres(pool), Some(router)) if !self.pinned => router.reader(pool).await,
+            (Inner::Postgres(pool), _) => pool.get().await,
         }
     }
 
@@ -117,19 +196,20 @@ impl Database {
     }
 
     /// Begins a transaction with options (isolation level, read-only).
+    /// On PostgreSQL every transaction runs on the primary; on SQLite a
+    /// read-only one runs on a reader.
     pub async fn begin_with(&self, options: TransactionOptions) -> Result<Transaction<'static>> {
-        let conn = if options.is_read_only() {
-            if let Inner::Sqlite(pool) = &*self.inner {
+        let conn = match &*self.inner {
+            Inner::Sqlite(pool) if options.is_read_only() => {
                 if !pool.has_readers() {
                     return Err(Error::Unsupported {
                         backend: "sqlite",
                         what: "a read-only transaction needs reader connections: use a pool of 2 or more".into(),
                     });
                 }
+                pool.reader().await?
             }
-            self.acquire_reader().await?
-        } else {
-            self.acquire().await?
+            _ => self.acquire().await?,
         };
         Transaction::begin_owned(conn, options).await
     }
@@ -220,6 +300,29 @@ impl Database {
         }
     }
 
+    /// PostgreSQL: starts streaming the rows of `sql`, routed like a read
+    /// (the connection must outlive the rows). `None` on SQLite.
+    pub(crate) async fn start_pg_stream(
+        &self,
+        sql: &str,
+        binds: &[Value],
+    ) -> Option<Result<(tokio_postgres::RowStream, Connection)>> {
+        let Inner::Postgres(pool) = &*self.inner else {
+            return None;
+        };
+        let op = StreamStart { sql, binds };
+        Some(match &self.router {
+            Some(router) => {
+                let to_replica = !self.pinned && router.wants_replica(sql, Origin::Raw);
+                router.run(pool, &op, to_replica).await
+            }
+            None => match pool.get().await {
+                Ok(conn) => op.run(&conn).await.map(|rows| (rows, conn)),
+                Err(e) => Err(e),
+            },
+        })
+    }
+
     /// Streams the rows of a query, decoded one at a time: the whole result
     /// is never in memory. The stream holds a pooled connection until it
     /// ends or is dropped.
@@ -275,7 +378,8 @@ impl Database {
         }
     }
 
-    /// A snapshot of the pool (on SQLite, writer and readers together).
+    /// A snapshot of the pool (on SQLite, writer and readers together; with
+    /// replicas, the primary's: see [`Database::members`]).
     pub fn status(&self) -> PoolStatus {
         match &*self.inner {
             Inner::Sqlite(pool) => pool.status(),
@@ -289,6 +393,9 @@ impl Database {
         match &*self.inner {
             Inner::Sqlite(pool) => pool.close(),
             Inner::Postgres(pool) => pool.close(),
+        }
+        if let Some(router) = &self.router {
+            router.close();
         }
     }
 
@@ -325,10 +432,17 @@ impl Run for Database {
                 conn.execute_with(sql, binds, false, origin).await
             }
             Inner::Sqlite(pool) => pool.execute(sql, binds).await,
-            Inner::Postgres(pool) => {
-                let conn = pool.get().await?;
-                conn.execute_with(sql, binds, false, origin).await
-            }
+            Inner::Postgres(pool) => match &self.router {
+                Some(router) => {
+                    let to_replica = !self.pinned && router.wants_replica(sql, origin);
+                    let op = Execute { sql, binds, origin };
+                    Ok(router.run(pool, &op, to_replica).await?.0)
+                }
+                None => {
+                    let conn = pool.get().await?;
+                    conn.execute_with(sql, binds, false, origin).await
+                }
+            },
         }
     }
 
@@ -351,11 +465,24 @@ impl Run for Database {
                 cardinality.check(&rows)?;
                 Ok(rows)
             }
-            Inner::Postgres(pool) => {
-                let conn = pool.get().await?;
-                conn.query_with(sql, binds, cardinality, false, origin)
-                    .await
-            }
+            Inner::Postgres(pool) => match &self.router {
+                Some(router) => {
+                    let to_replica = !self.pinned && router.wants_replica(sql, origin);
+                    let op = Query {
+                        sql,
+                        binds,
+                        cardinality,
+                        origin,
+                        _rows: std::marker::PhantomData::<fn() -> T>,
+                    };
+                    Ok(router.run(pool, &op, to_replica).await?.0)
+                }
+                None => {
+                    let conn = pool.get().await?;
+                    conn.query_with(sql, binds, cardinality, false, origin)
+                        .await
+                }
+            },
         }
     }
 
@@ -383,6 +510,7 @@ pub struct DatabaseBuilder {
     pool: Option<PoolConfig>,
     busy_timeout: Option<Duration>,
     on_connect: Option<OnConnect>,
+    pub(crate) replicas: Replicas,
 }
 
 impl std::fmt::Debug for DatabaseBuilder {
@@ -390,6 +518,7 @@ impl std::fmt::Debug for DatabaseBuilder {
         f.debug_struct("DatabaseBuilder")
             .field("pool", &self.pool)
             .field("busy_timeout", &self.busy_timeout)
+            .field("replicas", &self.replicas)
             .finish_non_exhaustive()
     }
 }
@@ -424,7 +553,14 @@ impl DatabaseBuilder {
         let ConnectOptions { target, pool } = ConnectOptions::parse(&self.url)?;
         let pool = self.pool.unwrap_or(pool);
         pool.validate()?;
+        let mut router = None;
         let inner = match target {
+            Target::Sqlite(_) if !self.replicas.is_empty() => {
+                return Err(Error::Unsupported {
+                    backend: "sqlite",
+                    what: "read replicas (they are for PostgreSQL)".into(),
+                })
+            }
             Target::Sqlite(mut options) => {
                 if let Some(d) = self.busy_timeout {
                     options.busy_timeout = d;
@@ -432,10 +568,16 @@ impl DatabaseBuilder {
                 options.on_connect = self.on_connect;
                 Inner::Sqlite(SqlitePool::connect(options, pool).await?)
             }
-            Target::Postgres(target) => Inner::Postgres(PgPool::connect(*target, pool).await?),
+            Target::Postgres(target) => {
+                let primary = PgPool::connect(*target, pool.clone()).await?;
+                router = self.replicas.connect(&primary, &pool).await?;
+                Inner::Postgres(primary)
+            }
         };
         Ok(Database {
             inner: Arc::new(inner),
+            router,
+            pinned: false,
         })
     }
 }

@@ -43,6 +43,7 @@ mod options;
 mod pool;
 mod query;
 mod relation;
+mod router;
 mod row;
 mod schema;
 mod stream;
@@ -64,6 +65,10 @@ pub use query::{
     Order, Ordered, Projection, QuerySet, RowLock, Selectable, Text, Values,
 };
 pub use relation::{ForeignKeyType, OnDelete, References, Relation, SelectRelated};
+pub use router::{
+    on_primary, MemberRole, MemberStatus, Route, RoutingPolicy, Statement, DEFAULT_MAX_REPLICA_LAG,
+    DEFAULT_REPLICA_CHECK_INTERVAL, DEFAULT_REPLICA_CHECK_TIMEOUT,
+};
 pub use row::{FromRow, Row};
 pub use schema::{create_table_sql, drop_table_sql, Schema};
 pub use timeout::WithTimeout;

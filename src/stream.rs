@@ -100,23 +100,23 @@ pub(crate) fn rows<T: FromRow>(
 }
 
 async fn start<T: FromRow>(db: &Database, sql: String, binds: Vec<Value>) -> Result<State<T>> {
+    if let Some(started) = db.start_pg_stream(&sql, &binds).await {
+        let (rows, conn) = started?;
+        return Ok(State::Postgres {
+            rows: Box::pin(rows),
+            conn: UnfinishedPg(conn, false),
+            sql,
+        });
+    }
     let conn = db.acquire_for(&sql).await?;
     // Streams serve raw SQL and QuerySets alike: checked as raw (safe).
     conn.note_origin(&sql, crate::executor::private::Origin::Raw, false);
-    if let Ok(sqlite) = conn.sqlite_conn() {
-        let (tx, rx) = tokio::sync::mpsc::channel(SQLITE_STREAM_BUFFER);
-        let job = stream_rows::<T>(sqlite, sql, binds, tx).await?;
-        return Ok(State::Sqlite {
-            rows: rx,
-            _job: job,
-            _conn: conn,
-        });
-    }
-    let rows = conn.pg_conn()?.query_stream(&sql, &binds).await?;
-    Ok(State::Postgres {
-        rows: Box::pin(rows),
-        conn: UnfinishedPg(conn, false),
-        sql,
+    let (tx, rx) = tokio::sync::mpsc::channel(SQLITE_STREAM_BUFFER);
+    let job = stream_rows::<T>(conn.sqlite_conn()?, sql, binds, tx).await?;
+    Ok(State::Sqlite {
+        rows: rx,
+        _job: job,
+        _conn: conn,
     })
 }
 

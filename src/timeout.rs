@@ -174,11 +174,17 @@ impl<E: Run> Run for WithTimeout<E> {
 pub(crate) struct MaybeTimeout<'e, E> {
     inner: &'e E,
     timeout: Option<Duration>,
+    /// [`QuerySet::primary`](crate::QuerySet::primary): to the primary.
+    primary: bool,
 }
 
 impl<'e, E> MaybeTimeout<'e, E> {
-    pub(crate) fn new(inner: &'e E, timeout: Option<Duration>) -> Self {
-        MaybeTimeout { inner, timeout }
+    pub(crate) fn new(inner: &'e E, timeout: Option<Duration>, primary: bool) -> Self {
+        MaybeTimeout {
+            inner,
+            timeout,
+            primary,
+        }
     }
 }
 
@@ -189,7 +195,10 @@ impl<E: Run> Run for MaybeTimeout<'_, E> {
         binds: Result<Vec<Value>>,
         origin: Origin,
     ) -> impl Future<Output = Result<u64>> + Send {
-        query_scoped(self.timeout, self.inner.run_execute(sql, binds, origin))
+        query_scoped(
+            self.timeout,
+            crate::router::scoped(self.primary, self.inner.run_execute(sql, binds, origin)),
+        )
     }
 
     fn run_query<T: FromRow>(
@@ -201,7 +210,10 @@ impl<E: Run> Run for MaybeTimeout<'_, E> {
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
         query_scoped(
             self.timeout,
-            self.inner.run_query(sql, binds, cardinality, origin),
+            crate::router::scoped(
+                self.primary,
+                self.inner.run_query(sql, binds, cardinality, origin),
+            ),
         )
     }
 

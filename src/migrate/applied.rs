@@ -45,7 +45,8 @@ impl Migrations {
         let tx = locked_transaction(db).await?;
         tx.execute(TRACKING_TABLE, ()).await?;
         tx.commit().await?;
-        Ok(from_rows(db.fetch_all(SELECT_APPLIED, ()).await?))
+        // On the primary: a replica may not show the table yet.
+        Ok(from_rows(db.primary().fetch_all(SELECT_APPLIED, ()).await?))
     }
 
     /// Checks the applied migrations against the files: each must still

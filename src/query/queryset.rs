@@ -57,6 +57,7 @@ pub struct QuerySet<M> {
     pub(crate) distinct: bool,
     pub(crate) lock: Option<RowLock>,
     pub(crate) timeout: Option<std::time::Duration>,
+    pub(crate) primary: bool,
     _marker: PhantomData<fn() -> M>,
 }
 
@@ -82,6 +83,7 @@ impl<M> Clone for QuerySet<M> {
             distinct: self.distinct,
             lock: self.lock,
             timeout: self.timeout,
+            primary: self.primary,
             _marker: PhantomData,
         }
     }
@@ -116,6 +118,7 @@ impl<M: Model> QuerySet<M> {
             distinct: false,
             lock: None,
             timeout: None,
+            primary: false,
             _marker: PhantomData,
         }
     }
@@ -332,12 +335,20 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
-    /// `executor` with this query's statement timeout, if it has one.
+    /// Runs this query on the primary, never a read replica: read-your-writes
+    /// for one query (see [read replicas](crate::Database#read-replicas)).
+    /// No effect without replicas.
+    pub fn primary(mut self) -> Self {
+        self.primary = true;
+        self
+    }
+
+    /// `executor` with this query's statement timeout and routing.
     pub(crate) fn on<'e, E: Executor>(
         &self,
         executor: &'e E,
     ) -> crate::timeout::MaybeTimeout<'e, E> {
-        crate::timeout::MaybeTimeout::new(executor, self.timeout)
+        crate::timeout::MaybeTimeout::new(executor, self.timeout, self.primary)
     }
 
     /// Every matching row.
@@ -356,7 +367,12 @@ impl<M: Model> QuerySet<M> {
         db: &crate::Database,
     ) -> impl crate::Stream<Item = Result<M>> + Send + 'static {
         let (sql, binds) = self.render_select(db.dialect());
-        crate::stream::rows(db.clone(), sql, binds)
+        let db = if self.primary {
+            db.primary()
+        } else {
+            db.clone()
+        };
+        crate::stream::rows(db, sql, binds)
     }
 
     /// The first matching row in the query's order (by primary key when it
@@ -574,7 +590,10 @@ impl<M: Model> QuerySet<M> {
     where
         M: Send,
     {
-        let executor = &self.on(executor);
+        // Look up, insert and look up again on one server: a replica may
+        // not show the row just inserted.
+        let pinned = self.clone().primary();
+        let executor = &pinned.on(executor);
         match self.get(executor).await {
             Ok(found) => return Ok((found, false)),
             Err(Error::NotFound) => {}

@@ -19,6 +19,8 @@ mod pool;
 mod queryset;
 mod raw;
 mod relation;
+mod replica;
+mod replica_faults;
 mod roundtrip;
 mod schema;
 mod select_related_clauses;

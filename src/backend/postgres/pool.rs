@@ -131,6 +131,14 @@ impl PgPool {
     /// Builds the pool and opens one connection, so a bad server or
     /// credentials fail here.
     pub(crate) async fn connect(target: PgTarget, pool_config: PoolConfig) -> Result<Self> {
+        let pool = PgPool::lazy(target, pool_config)?;
+        drop(pool.get().await?);
+        Ok(pool)
+    }
+
+    /// Builds the pool without opening a connection (a read replica that
+    /// is down at start must not fail the `Database`).
+    pub(crate) fn lazy(target: PgTarget, pool_config: PoolConfig) -> Result<Self> {
         let manager = PgManager {
             target,
             pool_config: pool_config.clone(),
@@ -148,9 +156,19 @@ impl PgPool {
             pool,
             config: pool_config,
         };
-        drop(pool.get().await?);
         spawn_reaper(&pool.pool, &pool.config);
         Ok(pool)
+    }
+
+    /// The settings this pool's connections are opened with.
+    pub(crate) fn target(&self) -> &PgTarget {
+        &self.pool.manager().target
+    }
+
+    /// Closes every idle connection: after its server went away they are
+    /// all dead, and checking each one at checkout would cost a round trip.
+    pub(crate) fn discard_idle(&self) {
+        let _ = self.pool.retain(|_, _| false);
     }
 
     /// A connection.

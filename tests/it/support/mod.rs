@@ -7,6 +7,7 @@
 //! `SYLVAN_REQUIRE_PG=1` (set by `.ci/run`), which turns that into a failure.
 
 pub mod relay;
+pub mod replica;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
