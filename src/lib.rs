@@ -53,7 +53,7 @@ mod value;
 pub use backend::{Backend, Dialect, Postgres, Sqlite};
 pub use connection::Connection;
 pub use database::{Database, DatabaseBuilder};
-pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPhase};
+pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPhase, TlsErrorKind};
 pub use executor::Executor;
 pub use migrate::{AppliedMigration, Migration, Migrations};
 pub use model::{FieldInfo, Model};

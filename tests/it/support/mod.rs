@@ -7,6 +7,8 @@
 //! `SYLVAN_REQUIRE_PG=1` (set by `.ci/run`), which turns that into a failure.
 
 pub mod relay;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -76,7 +78,7 @@ pub fn require_pg() -> bool {
     std::env::var("SYLVAN_REQUIRE_PG").is_ok_and(|v| v == "1")
 }
 
-fn with_params(url: &str, params: &str) -> String {
+pub fn with_params(url: &str, params: &str) -> String {
     if url.contains('?') {
         format!("{url}&{params}")
     } else {
