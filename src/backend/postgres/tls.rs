@@ -121,16 +121,19 @@ impl Tls {
         result.map_err(|e| self.error(e))
     }
 
+    /// One connection attempt. The driver's connect futures are boxed: the
+    /// TLS one is several kilobytes, and it would otherwise sit inline in
+    /// every future that opens a connection (a test's stack overflowed).
     async fn attempt(
         &self,
         config: &Config,
     ) -> std::result::Result<(Client, Driver), tokio_postgres::Error> {
         #[cfg(feature = "tls")]
         if let Some(connector) = &self.connector {
-            let (client, connection) = config.connect(connector.clone()).await?;
+            let (client, connection) = Box::pin(config.connect(connector.clone())).await?;
             return Ok((client, Box::pin(connection)));
         }
-        let (client, connection) = config.connect(NoTls).await?;
+        let (client, connection) = Box::pin(config.connect(NoTls)).await?;
         Ok((client, Box::pin(connection)))
     }
 
@@ -140,11 +143,12 @@ impl Tls {
         &self,
         token: &CancelToken,
     ) -> std::result::Result<(), tokio_postgres::Error> {
+        // Boxed, like the connect futures (see `attempt`).
         #[cfg(feature = "tls")]
         if let Some(connector) = &self.connector {
-            return token.cancel_query(connector.clone()).await;
+            return Box::pin(token.cancel_query(connector.clone())).await;
         }
-        token.cancel_query(NoTls).await
+        Box::pin(token.cancel_query(NoTls)).await
     }
 
     /// A connect failure as Sylvan's error: [`Error::Tls`] when TLS is
