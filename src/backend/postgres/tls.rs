@@ -174,7 +174,7 @@ impl Tls {
                 (None, _) => "no certificate verification".to_owned(),
             };
             let hint = match kind {
-                TlsErrorKind::NameMismatch => " (sslmode=verify-full checks the host name; connect by the name the certificate was issued for)",
+                TlsErrorKind::NameMismatch => " (connect by a name the certificate holds, or check the chain only with sslmode=verify-ca)",
                 _ => "",
             };
             return Error::Tls {
