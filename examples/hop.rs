@@ -365,7 +365,14 @@ fn postgres(rt: &Runtime) -> Result<(), BoxError> {
 
 fn postgres_in(rt: &Runtime, base: &str, schema: &str) -> Result<(), BoxError> {
     let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    // Plaintext for all three (the drivers used directly run with NoTls),
+    // so the comparison is like for like.
+    let tls = if base.contains("sslmode=") {
+        ""
+    } else {
+        "&sslmode=disable"
+    };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}{tls}");
     let mut sync = postgres::Client::connect(&url, postgres::NoTls)?;
     let stmt = sync.prepare(POINT_SQL)?;
     let db = rt.block_on(Database::connect(&url))?;

@@ -61,6 +61,38 @@ impl fmt::Display for TimeoutPhase {
     }
 }
 
+/// Why a TLS connection to PostgreSQL could not be set up (see
+/// [`Error::Tls`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsErrorKind {
+    /// The server does not offer TLS (it answered the TLS request with
+    /// `N`), and the `sslmode` demands it.
+    NotSupportedByServer,
+    /// The server's certificate chain is not trusted by the roots in use
+    /// (`sslrootcert`, or the system's): unknown issuer, expired, bad
+    /// signature, or not a certificate.
+    UntrustedCertificate,
+    /// The certificate is trusted but not issued for the host name (or IP
+    /// address) connected to; `sslmode=verify-full` checks it.
+    NameMismatch,
+    /// Any other TLS failure: no common protocol version or cipher, an
+    /// alert from the server (say, it wanted a client certificate), a
+    /// malformed message.
+    Handshake,
+}
+
+impl fmt::Display for TlsErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TlsErrorKind::NotSupportedByServer => "the server does not support TLS",
+            TlsErrorKind::UntrustedCertificate => "the server's certificate is not trusted",
+            TlsErrorKind::NameMismatch => "the server's certificate does not match the host name",
+            TlsErrorKind::Handshake => "the TLS handshake failed",
+        })
+    }
+}
+
 /// Every failure Sylvan reports.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -107,6 +139,17 @@ pub enum Error {
         /// The driver's error.
         #[source]
         source: BoxError,
+    },
+
+    /// A TLS connection to the server could not be set up as the URL's
+    /// `sslmode` asks: tell the causes apart with [`Error::tls_kind`]. The
+    /// message says which `sslmode` and roots applied and what failed.
+    #[error("could not connect to the database over TLS: {message}")]
+    Tls {
+        /// What failed.
+        kind: TlsErrorKind,
+        /// The failure in words (the TLS library's own error included).
+        message: String,
     },
 
     /// A statement violated an integrity constraint.
@@ -333,6 +376,21 @@ impl Error {
     /// True for [`Error::StatementTimeout`].
     pub fn is_statement_timeout(&self) -> bool {
         matches!(self, Error::StatementTimeout { .. })
+    }
+
+    /// What failed when this is [`Error::Tls`].
+    ///
+    /// ```
+    /// use sylvan::{Error, TlsErrorKind};
+    /// # fn is_untrusted(e: &Error) -> bool {
+    /// e.tls_kind() == Some(TlsErrorKind::UntrustedCertificate)
+    /// # }
+    /// ```
+    pub fn tls_kind(&self) -> Option<TlsErrorKind> {
+        match self {
+            Error::Tls { kind, .. } => Some(*kind),
+            _ => None,
+        }
     }
 
     /// True when the connection broke.

@@ -18,6 +18,30 @@
 //! `250ms`, `5s`, `2m`, or a bare number of seconds; `off` disables a
 //! lifetime, idle timeout, liveness check or statement timeout.
 //!
+//! PostgreSQL TLS parameters, in either form, read as libpq reads them (the
+//! `tls` cargo feature, on by default; rustls with ring):
+//!
+//! | parameter | meaning |
+//! |---|---|
+//! | `sslmode=disable` | plaintext |
+//! | `sslmode=allow` | plaintext; if the server refuses it, once more over TLS without verification |
+//! | `sslmode=prefer` (the default) | TLS when the server offers it, plaintext otherwise; no certificate verification (if the TLS handshake fails, once more in plaintext) |
+//! | `sslmode=require` | TLS or [`Error::Tls`]; no verification, except that a given `sslrootcert` verifies the chain (as in libpq) |
+//! | `sslmode=verify-ca` | TLS, the chain verified against the roots; the host name is not checked |
+//! | `sslmode=verify-full` | TLS, the chain and the host name verified (an IP host must match an IP address in the certificate) |
+//! | `sslrootcert=PATH` | trusted roots: a PEM file of one or more certificates. Without it, verify-ca and verify-full use the system's roots (unlike libpq, which reads `~/.postgresql/root.crt`) |
+//! | `sslrootcert=system` | the system's roots; implies `sslmode=verify-full`, and a weaker mode is refused |
+//! | `sslcert=PATH`, `sslkey=PATH` | a client certificate (PEM chain) and its unencrypted key (PEM: PKCS#8, PKCS#1 or SEC1), sent when the server asks; both or neither |
+//!
+//! Certificate files are read when the URL is parsed, once per pool: a file
+//! that cannot be read or used is an [`Error::Config`] naming the parameter
+//! and path. A TLS failure while connecting is an [`Error::Tls`] whose
+//! [`Error::tls_kind`] tells a server without TLS, an untrusted certificate,
+//! a host-name mismatch and other handshake failures apart. Cancel requests
+//! travel like their session. Without the `tls` feature, `allow` and
+//! `prefer` are plaintext and the modes that demand TLS are refused with an
+//! [`Error::Config`]. `sslcrl`, `sslcrldir` and `sslpassword` are refused.
+//!
 //! PostgreSQL connections use TCP keepalives so that a vanished peer host
 //! is noticed in about a minute: probes after 30 s of silence, every 10 s,
 //! dropped after 3 unanswered (`keepalives_idle=30`, `keepalives_interval=10`,
@@ -54,7 +78,7 @@ mod value;
 pub use backend::{Backend, Dialect, Postgres, Sqlite};
 pub use connection::Connection;
 pub use database::{Database, DatabaseBuilder};
-pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPhase};
+pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPhase, TlsErrorKind};
 pub use executor::Executor;
 pub use migrate::{AppliedMigration, Migration, Migrations};
 pub use model::{FieldInfo, Model};

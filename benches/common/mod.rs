@@ -66,7 +66,9 @@ pub struct PgSchema {
     admin: postgres::Client,
     /// The schema's name.
     pub name: String,
-    /// The server URL with `search_path` set to the schema.
+    /// The server URL with `search_path` set to the schema, and
+    /// `sslmode=disable` unless the server URL sets it: the benches compare
+    /// Sylvan with the sync driver over plaintext (`NoTls`).
     pub url: String,
 }
 
@@ -92,7 +94,13 @@ impl PgSchema {
             ))
             .expect("create schema");
         let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-csearch_path%3D{name}");
+        // Plaintext, as the sync driver it is compared with (NoTls).
+        let tls = if base.contains("sslmode=") {
+            ""
+        } else {
+            "&sslmode=disable"
+        };
+        let url = format!("{base}{sep}options=-csearch_path%3D{name}{tls}");
         Some(PgSchema { admin, name, url })
     }
 

@@ -67,7 +67,14 @@ impl Target {
             Target::Sqlite { path } => format!("sqlite://{}", path.display()),
             Target::Postgres { base, schema } => {
                 let sep = if base.contains('?') { '&' } else { '?' };
-                format!("{base}{sep}options=-csearch_path%3D{schema}")
+                // Plaintext, like the sync driver it is compared with
+                // (NoTls), unless the URL says otherwise.
+                let tls = if base.contains("sslmode=") {
+                    ""
+                } else {
+                    "&sslmode=disable"
+                };
+                format!("{base}{sep}options=-csearch_path%3D{schema}{tls}")
             }
         }
     }

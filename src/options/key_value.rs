@@ -163,8 +163,9 @@ pub(super) fn parse_key_value(url: &str) -> Result<ConnectOptions> {
     let mut config =
         tokio_postgres::Config::from_str(&kept).map_err(|e| bad(url, driver_message(&e)))?;
     postgres_defaults(&mut config, &pool, &params);
+    let target = PgTarget::new(config, extras).map_err(|why| bad(url, why))?;
     Ok(ConnectOptions {
-        target: Target::Postgres(Box::new(PgTarget::new(config, extras))),
+        target: Target::Postgres(Box::new(target)),
         pool,
     })
 }

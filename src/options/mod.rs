@@ -11,12 +11,16 @@ mod params;
 mod postgres;
 mod redact;
 mod sqlite;
+mod ssl;
 mod url;
 
 use crate::backend::sqlite::SqliteOptions;
 use crate::error::{Error, Result};
 use crate::pool::PoolConfig;
 pub(crate) use postgres::PgTarget;
+#[cfg(feature = "tls")]
+pub(crate) use ssl::RootCerts;
+pub(crate) use ssl::{SslMode, SslSettings};
 
 /// What a URL names.
 #[derive(Debug)]

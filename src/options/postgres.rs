@@ -2,7 +2,10 @@
 //! tokio-postgres config, the defaults Sylvan adds to it (application name,
 //! connect timeout, TCP keepalives), and driver errors spelt out.
 
+use super::ssl::SslParams;
+use super::url::percent_decode;
 use super::{bad, Target};
+use crate::backend::postgres::Tls;
 use crate::error::Result;
 use crate::pool::PoolConfig;
 use std::str::FromStr;
@@ -31,7 +34,10 @@ pub(super) fn postgres_target(
     let mut extras = PgExtras::default();
     let mut driver_params = Vec::new();
     for (k, v) in params {
-        if !extras.take(k, v).map_err(|why| bad(url, why))? {
+        // Sylvan's own values are percent-decoded as the driver decodes its
+        // own (a path may hold a space: `%20`).
+        let decoded = percent_decode(v).unwrap_or_else(|_| v.clone());
+        if !extras.take(k, &decoded).map_err(|why| bad(url, why))? {
             driver_params.push((k.clone(), v.clone()));
         }
     }
@@ -45,7 +51,8 @@ pub(super) fn postgres_target(
     let mut config =
         tokio_postgres::Config::from_str(&kept).map_err(|e| bad(url, driver_message(&e)))?;
     postgres_defaults(&mut config, pool, params);
-    Ok(Target::Postgres(Box::new(PgTarget::new(config, extras))))
+    let target = PgTarget::new(config, extras).map_err(|why| bad(url, why))?;
+    Ok(Target::Postgres(Box::new(target)))
 }
 
 /// Everything needed to open connections to one PostgreSQL server: the
@@ -53,25 +60,40 @@ pub(super) fn postgres_target(
 #[derive(Debug, Clone)]
 pub(crate) struct PgTarget {
     pub(crate) config: tokio_postgres::Config,
+    /// How connections use TLS: the `sslmode` and the connector, built once
+    /// here and shared by every connection and cancel request.
+    pub(crate) tls: std::sync::Arc<Tls>,
 }
 
 impl PgTarget {
-    pub(crate) fn new(config: tokio_postgres::Config, extras: PgExtras) -> Self {
-        let PgExtras {} = extras;
-        PgTarget { config }
+    /// Checks the extras and builds what they describe (the TLS connector
+    /// reads its certificate files now): the error names the parameter.
+    pub(crate) fn new(
+        mut config: tokio_postgres::Config,
+        extras: PgExtras,
+    ) -> std::result::Result<Self, String> {
+        let PgExtras { ssl } = extras;
+        let tls = Tls::new(ssl.settle()?)?;
+        config.ssl_mode(tls.first_driver_mode());
+        Ok(PgTarget {
+            config,
+            tls: std::sync::Arc::new(tls),
+        })
     }
 }
 
 /// URL parameters Sylvan reads itself rather than tokio-postgres (which
-/// would refuse them as unknown options).
+/// would refuse them as unknown options, or know only some of their
+/// values, as with `sslmode`).
 #[derive(Debug, Default)]
-pub(crate) struct PgExtras {}
+pub(crate) struct PgExtras {
+    ssl: SslParams,
+}
 
 impl PgExtras {
     /// Takes `key` if it is Sylvan's: `Ok(false)` leaves it to the driver.
     pub(crate) fn take(&mut self, key: &str, value: &str) -> std::result::Result<bool, String> {
-        let _ = (key, value);
-        Ok(false)
+        self.ssl.take(key, value)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::bad;
 use super::duration::parse_duration;
+use super::url::percent_decode;
 use crate::backend::sqlite::{Location, SqliteOptions};
 use crate::error::Result;
 use std::path::PathBuf;
@@ -78,25 +79,6 @@ pub(super) fn sqlite_options(
         }
     }
     Ok(options)
-}
-
-fn percent_decode(s: &str) -> std::result::Result<String, String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).ok_or("truncated percent escape")?;
-            out.push(
-                u8::from_str_radix(hex, 16).map_err(|_| format!("bad percent escape %{hex}"))?,
-            );
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| "the path is not UTF-8 after percent-decoding".to_owned())
 }
 
 #[cfg(test)]

@@ -31,6 +31,8 @@ mod statements;
 mod stream;
 #[allow(dead_code)]
 mod support;
+#[cfg(feature = "tls")]
+mod tls;
 mod transaction;
 mod url_secrets;
 mod write;

@@ -3,6 +3,7 @@
 //! itself after schema changes.
 
 use super::error::{breaks_connection, is_stale_statement, map_error, ServerFatal};
+use super::tls::Tls;
 use super::types::PgBind;
 use crate::backend::first_keyword_is;
 use crate::error::{Error, Result};
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio_postgres::{NoTls, Statement};
+use tokio_postgres::Statement;
 
 /// Most statements kept per connection before the cache is emptied.
 const STATEMENT_CACHE_CAPACITY: usize = 512;
@@ -78,6 +79,8 @@ pub(crate) struct PgConn {
     /// statements would queue behind it. They fail at once instead, and the
     /// connection is discarded on return.
     gave_up: AtomicBool,
+    /// The pool's TLS connector: cancel requests travel as the session did.
+    tls: Arc<Tls>,
 }
 
 impl std::fmt::Debug for PgConn {
@@ -124,18 +127,14 @@ impl From<tokio_postgres::Error> for Failure {
 impl PgConn {
     /// Opens a connection and spawns its driver task on the runtime.
     pub(crate) async fn connect(target: &PgTarget) -> Result<Self> {
-        let (client, connection) = target
-            .config
-            .connect(NoTls)
-            .await
-            .map_err(|e| Error::Connect { source: e.into() })?;
+        let (client, connection) = target.tls.connect(&target.config).await?;
         let fatal = Arc::new(Mutex::new(None));
         let record = Arc::clone(&fatal);
         tokio::spawn(async move {
             // Pinned here so that the connection (and with it the channels
             // of requests still waiting) is dropped only after its error is
             // recorded: a caller told "connection closed" finds the cause.
-            let mut connection = std::pin::pin!(connection);
+            let mut connection = connection;
             if let Err(e) = connection.as_mut().await {
                 tracing::debug!(target: "sylvan::pool", error = %e, "postgres connection ended");
                 if let Some(f) = ServerFatal::of(&e) {
@@ -155,6 +154,7 @@ impl PgConn {
             last_used: Instant::now(),
             statement_timeout: None,
             gave_up: AtomicBool::new(false),
+            tls: Arc::clone(&target.tls),
         })
     }
 
@@ -197,11 +197,11 @@ impl PgConn {
         self.mark_abandoned();
         self.gave_up.store(true, Ordering::Release);
         let token = self.client.cancel_token();
+        let tls = Arc::clone(&self.tls);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let _ =
-                    tokio::time::timeout(CANCEL_WAIT * CANCEL_ATTEMPTS, token.cancel_query(NoTls))
-                        .await;
+                    tokio::time::timeout(CANCEL_WAIT * CANCEL_ATTEMPTS, tls.cancel(&token)).await;
             });
         }
     }
@@ -248,7 +248,7 @@ impl PgConn {
             for attempt in 1..=CANCEL_ATTEMPTS {
                 let wait = CANCEL_WAIT * attempt;
                 // Bounded: the server (or the network to it) may be stalled.
-                let _ = tokio::time::timeout(wait, token.cancel_query(NoTls)).await;
+                let _ = tokio::time::timeout(wait, self.tls.cancel(&token)).await;
                 // Answered (by the server, or with an error): the session is idle.
                 if tokio::time::timeout(wait, self.client.simple_query(""))
                     .await

@@ -3,9 +3,13 @@
 mod conn;
 mod error;
 mod pool;
+mod tls;
 mod types;
+#[cfg(feature = "tls")]
+mod verify;
 
 pub(crate) use conn::PgConn;
 pub(crate) use error::is_idle_in_transaction_timeout;
 pub(crate) use pool::{PgManager, PgPool};
+pub(crate) use tls::Tls;
 pub(crate) use types::value_ref;

@@ -8,6 +8,8 @@
 
 pub mod relay;
 pub mod replica;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -77,7 +79,7 @@ pub fn require_pg() -> bool {
     std::env::var("SYLVAN_REQUIRE_PG").is_ok_and(|v| v == "1")
 }
 
-fn with_params(url: &str, params: &str) -> String {
+pub fn with_params(url: &str, params: &str) -> String {
     if url.contains('?') {
         format!("{url}&{params}")
     } else {
