@@ -102,7 +102,7 @@ pub(crate) fn rows<T: FromRow>(
 async fn start<T: FromRow>(db: &Database, sql: String, binds: Vec<Value>) -> Result<State<T>> {
     let conn = db.acquire_for(&sql).await?;
     // Streams serve raw SQL and QuerySets alike: checked as raw (safe).
-    conn.note_origin(&sql, crate::executor::private::Origin::Raw, false);
+    conn.note_origin(&sql, crate::executor::private::Origin::Raw, false)?;
     if let Ok(sqlite) = conn.sqlite_conn() {
         let (tx, rx) = tokio::sync::mpsc::channel(SQLITE_STREAM_BUFFER);
         let job = stream_rows::<T>(sqlite, sql, binds, tx).await?;

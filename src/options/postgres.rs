@@ -53,25 +53,48 @@ pub(super) fn postgres_target(
 #[derive(Debug, Clone)]
 pub(crate) struct PgTarget {
     pub(crate) config: tokio_postgres::Config,
+    /// `pooler=transaction`: a transaction-mode pooler (PgBouncer, …) sits
+    /// in front of the server, so each transaction may run on a different
+    /// server session: unnamed statements only, no session state (see
+    /// `DatabaseBuilder::transaction_pooler`).
+    pub(crate) transaction_pooler: bool,
 }
 
 impl PgTarget {
     pub(crate) fn new(config: tokio_postgres::Config, extras: PgExtras) -> Self {
-        let PgExtras {} = extras;
-        PgTarget { config }
+        let PgExtras { transaction_pooler } = extras;
+        PgTarget {
+            config,
+            transaction_pooler: transaction_pooler.unwrap_or(false),
+        }
     }
 }
 
 /// URL parameters Sylvan reads itself rather than tokio-postgres (which
 /// would refuse them as unknown options).
 #[derive(Debug, Default)]
-pub(crate) struct PgExtras {}
+pub(crate) struct PgExtras {
+    transaction_pooler: Option<bool>,
+}
 
 impl PgExtras {
     /// Takes `key` if it is Sylvan's: `Ok(false)` leaves it to the driver.
     pub(crate) fn take(&mut self, key: &str, value: &str) -> std::result::Result<bool, String> {
-        let _ = (key, value);
-        Ok(false)
+        match key {
+            "pooler" => {
+                self.transaction_pooler = Some(match value {
+                    "transaction" => true,
+                    "none" | "session" => false,
+                    other => {
+                        return Err(format!(
+                            "pooler: `{other}` is not one of `transaction` (a transaction-mode pooler such as PgBouncer's pool_mode=transaction), `session` or `none`"
+                        ))
+                    }
+                });
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 
@@ -177,5 +200,25 @@ mod tests {
         assert_eq!(c.get_keepalives_interval(), Some(Duration::from_secs(2)));
         assert_eq!(c.get_keepalives_retries(), Some(9));
         assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn pooler_parameter_in_both_forms() {
+        let pooler = |url: &str| match ConnectOptions::parse(url).unwrap().target {
+            Target::Postgres(t) => t.transaction_pooler,
+            Target::Sqlite(_) => panic!("not postgres"),
+        };
+        assert!(!pooler("postgres://u@h/db"));
+        assert!(pooler(
+            "postgres://u@h/db?pooler=transaction&application_name=x"
+        ));
+        assert!(!pooler("postgres://u@h/db?pooler=session"));
+        assert!(pooler("host=h user=u pooler=transaction"));
+        assert!(!pooler("host=h user=u pooler=none"));
+        let e = ConnectOptions::parse("postgres://u:secret@h/db?pooler=statement")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pooler") && e.contains("transaction"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
     }
 }

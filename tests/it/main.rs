@@ -16,6 +16,7 @@ mod migrate;
 mod migrate_transactions;
 mod model;
 mod pool;
+mod pooler;
 mod queryset;
 mod raw;
 mod relation;

@@ -6,6 +6,7 @@
 //! PostgreSQL half of a test is skipped with a message, unless
 //! `SYLVAN_REQUIRE_PG=1` (set by `.ci/run`), which turns that into a failure.
 
+pub mod pgbouncer;
 pub mod relay;
 
 use std::future::Future;
