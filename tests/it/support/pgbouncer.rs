@@ -109,6 +109,21 @@ fn start() -> Result<Bouncer, String> {
     let mut admin = config
         .connect(postgres::NoTls)
         .map_err(|e| format!("PostgreSQL unreachable at {base}: {e}"))?;
+    // Databases left by test processes killed with their watchdog.
+    let stale = admin
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'sylvan\\_pooler\\_%'",
+            &[],
+        )
+        .map_err(|e| super::error_chain(&e))?;
+    for row in stale {
+        let name: String = row.get(0);
+        let pid = name.trim_start_matches("sylvan_pooler_");
+        if !Path::new("/proc").join(pid).exists() {
+            let _ =
+                admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+        }
+    }
     // Two messages: CREATE DATABASE refuses to run in a multi-statement one.
     for sql in [
         format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"),
