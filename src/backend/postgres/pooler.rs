@@ -34,9 +34,14 @@
 //! What stays with the driver: for a result column whose type it does not
 //! know (an enum, a composite, an extension type such as `citext`, arrays
 //! of them) tokio-postgres looks the type up with named statements of its
-//! own, prepared once per connection; behind a transaction pooler these
-//! can land on another session. Sylvan decodes none of these types anyway:
-//! cast such columns in SQL (`mood::text`).
+//! own, prepared once per connection and kept. The first lookup runs while
+//! the pooler still holds the session of the statement being answered
+//! (tested: it works); a later one reuses the kept statement in a new unit
+//! of work, which may land on another session (SQLSTATE 26000), and
+//! statement names come from a per-process counter, so another process's
+//! lookups may collide with them on a shared session (42P05). Sylvan
+//! decodes none of these types anyway: cast such columns in SQL
+//! (`mood::text`).
 
 use super::conn::{Failure, PgConn};
 use super::types::{natural_type, PgBind};

@@ -16,11 +16,13 @@
 //! PgBouncer refuses to run as root: as root it is started with
 //! `-u postgres`.
 
-use super::{pg_base_url, require_pg};
+use super::{pg_base_url, require_pg, unique, Kind, TestDb};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use sylvan::prelude::*;
+use sylvan::PoolConfig;
 
 const PGBOUNCER: &str = "/usr/sbin/pgbouncer";
 
@@ -57,6 +59,40 @@ impl Bouncer {
             url.push_str(params);
         }
         url
+    }
+}
+
+impl TestDb {
+    /// A fresh database reached through the bouncer with
+    /// `pooler=transaction`, or `None` (with a message) when PgBouncer or
+    /// PostgreSQL is missing and not required. Its own database, since
+    /// the bouncer does not pass the `search_path` option schemas need.
+    pub async fn postgres_via_bouncer(name: &str, pool: PoolConfig) -> Option<TestDb> {
+        let b = bouncer()?;
+        let name = unique(name);
+        let admin = Database::connect(&pg_base_url()).await.expect("admin");
+        admin
+            .execute(&format!("CREATE DATABASE \"{name}\""), ())
+            .await
+            .expect("create database");
+        admin.close();
+        let url = format!(
+            "postgres://postgres@127.0.0.1:{}/{name}?pooler=transaction&application_name={name}",
+            b.port
+        );
+        let db = Database::builder(&url)
+            .pool(pool)
+            .connect()
+            .await
+            .expect("open through pgbouncer");
+        Some(TestDb {
+            db,
+            kind: Kind::Postgres,
+            url,
+            name,
+            via_bouncer: true,
+            _dir: None,
+        })
     }
 }
 
@@ -209,6 +245,8 @@ fn spawn_watchdog(bouncer_pid: u32, base: &str, database: &str, dir: &Path) -> R
         "while kill -0 {parent} 2>/dev/null; do sleep 1; done; \
          kill {bouncer_pid} 2>/dev/null; sleep 0.5; kill -9 {bouncer_pid} 2>/dev/null; \
          psql '{base}' -qAtc 'DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)' >/dev/null 2>&1; \
+         for d in $(psql '{base}' -qAtc \"SELECT datname FROM pg_database WHERE datname LIKE 't\\_%\\_{parent}\\_%'\" 2>/dev/null); do \
+           psql '{base}' -qAtc \"DROP DATABASE IF EXISTS \\\"$d\\\" WITH (FORCE)\" >/dev/null 2>&1; done; \
          {remove}",
         parent = std::process::id(),
         // Kept for a post-mortem with SYLVAN_TEST_KEEP_PGBOUNCER=1.
