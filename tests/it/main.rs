@@ -17,6 +17,7 @@ mod migrate_transactions;
 mod model;
 mod pool;
 mod pooler;
+mod pooler_types;
 mod queryset;
 mod raw;
 mod relation;

@@ -24,11 +24,11 @@ const STATEMENT_CACHE_CAPACITY: usize = 512;
 
 /// Cancel requests sent for an abandoned query before giving up on the
 /// connection.
-const CANCEL_ATTEMPTS: u32 = 5;
+pub(super) const CANCEL_ATTEMPTS: u32 = 5;
 
 /// How long to wait for the session to go idle after the first cancel
 /// request (longer after each further one).
-const CANCEL_WAIT: Duration = Duration::from_millis(200);
+pub(super) const CANCEL_WAIT: Duration = Duration::from_millis(200);
 
 /// Statements after which the session may be inside a transaction.
 const TRANSACTION_KEYWORDS: &[&str] = &["BEGIN", "START", "SAVEPOINT", "CALL", "PREPARE"];
@@ -62,7 +62,7 @@ pub(crate) struct PgConn {
     transaction_pooler: bool,
     /// Behind a transaction pooler over TCP: where cancel requests go, sent
     /// so that the pooler closes their connection (see `pooler.rs`).
-    cancel_via: Option<Box<(String, u16)>>,
+    pub(super) cancel_via: Option<Box<(String, u16)>>,
     statements: Mutex<HashMap<String, Statement>>,
     /// A query future was dropped before it finished.
     abandoned: AtomicBool,
@@ -232,25 +232,11 @@ impl PgConn {
         self.mark_abandoned();
         self.gave_up.store(true, Ordering::Release);
         let cancel = self.cancel();
+        let bound = self.cancel_bound();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = tokio::time::timeout(CANCEL_WAIT * CANCEL_ATTEMPTS, cancel).await;
+                let _ = tokio::time::timeout(bound, cancel).await;
             });
-        }
-    }
-
-    /// A cancel request for the statement running on this connection (not
-    /// bounded: callers add the bound).
-    fn cancel(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let token = self.client.cancel_token();
-        let via = self.cancel_via.clone();
-        async move {
-            match via {
-                Some(to) => super::pooler::cancel_and_wait(&token, &to.0, to.1).await,
-                None => {
-                    let _ = token.cancel_query(NoTls).await;
-                }
-            }
         }
     }
 
@@ -295,7 +281,7 @@ impl PgConn {
             for attempt in 1..=CANCEL_ATTEMPTS {
                 let wait = CANCEL_WAIT * attempt;
                 // Bounded: the server (or the network to it) may be stalled.
-                let _ = tokio::time::timeout(wait, self.cancel()).await;
+                self.cancel_within(wait).await;
                 // Answered (by the server, or with an error): the session is idle.
                 if tokio::time::timeout(wait, self.client.simple_query(""))
                     .await

@@ -39,17 +39,18 @@
 //! (tested: it works); a later one reuses the kept statement in a new unit
 //! of work, which may land on another session (SQLSTATE 26000), and
 //! statement names come from a per-process counter, so another process's
-//! lookups may collide with them on a shared session (42P05). Sylvan
-//! decodes none of these types anyway: cast such columns in SQL
-//! (`mood::text`).
+//! lookups may collide with them on a shared session (42P05). Either is
+//! reported as [`Error::NeedsSession`] naming the fix: Sylvan decodes none
+//! of these types anyway, so cast such columns in SQL (`mood::text`).
 
-use super::conn::{Failure, PgConn};
+use super::conn::{Failure, PgConn, CANCEL_ATTEMPTS, CANCEL_WAIT};
 use super::types::{natural_type, PgBind};
 use crate::backend::{first_keyword, max_placeholder};
 use crate::error::{Error, Result};
 use crate::value::Value;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{CancelToken, NoTls};
@@ -116,7 +117,10 @@ impl PgConn {
             .iter()
             .map(|(bind, ty)| (bind as &(dyn ToSql + Sync), ty.clone()))
             .collect();
-        Ok(self.client.execute_typed(sql, &params).await?)
+        self.client
+            .execute_typed(sql, &params)
+            .await
+            .map_err(|e| lookup_failure(e, sql))
     }
 
     /// Starts `sql` as an unnamed statement; its rows follow.
@@ -126,8 +130,77 @@ impl PgConn {
         binds: &[Value],
     ) -> std::result::Result<tokio_postgres::RowStream, Failure> {
         check_placeholders(sql, binds)?;
-        Ok(self.client.query_typed_raw(sql, typed_binds(binds)).await?)
+        self.client
+            .query_typed_raw(sql, typed_binds(binds))
+            .await
+            .map_err(|e| lookup_failure(e, sql))
     }
+}
+
+/// The most a cancel request through a transaction pooler may take, in
+/// the background: it is never cut short (see `cancel_bound`).
+const POOLER_CANCEL_BOUND: Duration = Duration::from_secs(10);
+
+impl PgConn {
+    /// How long a cancel request may take in all. Behind a pooler it is
+    /// never cut short by the caller's wait (see `pooler.rs`: closing the
+    /// cancel connection early crashes PgBouncer before 1.20).
+    pub(super) fn cancel_bound(&self) -> Duration {
+        if self.cancel_via.is_some() {
+            POOLER_CANCEL_BOUND
+        } else {
+            CANCEL_WAIT * CANCEL_ATTEMPTS
+        }
+    }
+
+    /// Sends a cancel request and waits for it at most `wait`; behind a
+    /// pooler the request goes on in the background after that (within
+    /// `POOLER_CANCEL_BOUND`).
+    pub(super) async fn cancel_within(&self, wait: Duration) {
+        if self.cancel_via.is_none() {
+            let _ = tokio::time::timeout(wait, self.cancel()).await;
+            return;
+        }
+        let cancel = self.cancel();
+        let task = tokio::spawn(async move {
+            let _ = tokio::time::timeout(POOLER_CANCEL_BOUND, cancel).await;
+        });
+        let _ = tokio::time::timeout(wait, task).await;
+    }
+
+    /// A cancel request for the statement running on this connection (not
+    /// bounded: callers add the bound).
+    pub(super) fn cancel(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let token = self.client.cancel_token();
+        let via = self.cancel_via.clone();
+        async move {
+            match via {
+                Some(to) => cancel_and_wait(&token, &to.0, to.1).await,
+                None => {
+                    let _ = token.cancel_query(NoTls).await;
+                }
+            }
+        }
+    }
+}
+
+/// Sylvan prepares nothing by name in this mode: a vanished (26000) or
+/// colliding (42P05) statement is the driver's type lookup (see the module
+/// doc), reported as what to do about it.
+fn lookup_failure(e: tokio_postgres::Error, sql: &str) -> Failure {
+    use tokio_postgres::error::SqlState;
+    let lookup = e.as_db_error().is_some_and(|db| {
+        *db.code() == SqlState::INVALID_SQL_STATEMENT_NAME
+            || *db.code() == SqlState::DUPLICATE_PSTATEMENT
+    });
+    if !lookup {
+        return Failure::Pg(e);
+    }
+    Failure::Sylvan(Error::NeedsSession {
+        what: "looking up the type of a result column that is not built in (an enum, a composite, an extension type), which the driver does with a prepared statement of its own,".into(),
+        fix: "cast the column to a supported type in SQL (`mood::text`); Sylvan decodes none of these types anyway".into(),
+        sql: Some(sql.to_owned()),
+    })
 }
 
 fn typed_binds(binds: &[Value]) -> Vec<(PgBind<'_>, Type)> {
