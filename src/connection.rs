@@ -1,6 +1,6 @@
 //! A connection checked out of the pool.
 
-use crate::backend::postgres::{PgConn, PgManager};
+use crate::backend::postgres::{refuse_session_state, PgConn, PgManager};
 use crate::backend::sqlite::{Mode, SqliteConn, SqliteManager};
 use crate::backend::{may_change_session, Dialect};
 use crate::error::{Error, Result};
@@ -27,7 +27,10 @@ use std::time::Instant;
 /// Session state a raw statement may leave behind never reaches the next
 /// borrower: on PostgreSQL the session is reset when the connection goes
 /// back to the pool (settings, role, temporary tables, `LISTEN`, session
-/// advisory locks, SQL `PREPARE`d statements, an open transaction); on
+/// advisory locks, SQL `PREPARE`d statements, an open transaction) — or,
+/// behind a transaction pooler (`pooler=transaction`), where a reset could
+/// not reach the session, such statements are refused
+/// ([`Error::NeedsSession`]) and only an open transaction is rolled back; on
 /// SQLite a connection that ran a raw `PRAGMA`, `ATTACH`/`DETACH`,
 /// `CREATE TEMP …`, or an [`interact`](Self::interact) closure is closed
 /// rather than reused. Statements Sylvan renders itself
@@ -187,18 +190,29 @@ impl Connection {
     }
 
     /// Marks the connection for a reset (or, on SQLite, for closing) before
-    /// its next borrower when raw SQL may change session state.
-    pub(crate) fn note_origin(&self, sql: &str, origin: Origin, script: bool) {
+    /// its next borrower when raw SQL may change session state. Behind a
+    /// transaction pooler, where no reset can reach the session, raw SQL
+    /// that would leave session state is refused instead
+    /// ([`Error::NeedsSession`]), and a script is followed by a `ROLLBACK`
+    /// on return in case it left a transaction open.
+    pub(crate) fn note_origin(&self, sql: &str, origin: Origin, script: bool) -> Result<()> {
         if origin == Origin::Rendered {
-            return;
+            return Ok(());
         }
         match self.inner.as_ref() {
+            Some(Inner::Postgres(c)) if c.is_behind_transaction_pooler() => {
+                refuse_session_state(sql, script)?;
+                if script {
+                    c.mark_session_dirty();
+                }
+            }
             Some(Inner::Postgres(c)) if may_change_session(sql, true, script) => {
                 c.mark_session_dirty()
             }
             Some(Inner::Sqlite(c)) if may_change_session(sql, false, script) => c.worker.retire(),
             _ => {}
         }
+        Ok(())
     }
 
     fn mode(in_transaction: bool) -> Mode {
@@ -216,7 +230,7 @@ impl Connection {
         in_transaction: bool,
         origin: Origin,
     ) -> Result<()> {
-        self.note_origin(sql, origin, true);
+        self.note_origin(sql, origin, true)?;
         match self.inner()? {
             Inner::Sqlite(c) => c.execute_script(sql, Self::mode(in_transaction)).await,
             Inner::Postgres(c) => c.execute_script(sql).await,
@@ -231,7 +245,7 @@ impl Connection {
         in_transaction: bool,
         origin: Origin,
     ) -> Result<u64> {
-        self.note_origin(sql, origin, false);
+        self.note_origin(sql, origin, false)?;
         match self.inner()? {
             Inner::Sqlite(c) => c.execute(sql, binds, Self::mode(in_transaction)).await,
             Inner::Postgres(c) => c.execute(sql, &binds).await,
@@ -247,7 +261,7 @@ impl Connection {
         in_transaction: bool,
         origin: Origin,
     ) -> Result<Vec<T>> {
-        self.note_origin(sql, origin, false);
+        self.note_origin(sql, origin, false)?;
         let rows = match self.inner()? {
             Inner::Sqlite(c) => {
                 c.query(sql, binds, cardinality, Self::mode(in_transaction))

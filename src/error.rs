@@ -308,6 +308,40 @@ pub enum Error {
         /// The statement.
         sql: String,
     },
+
+    /// A prepared statement vanished (SQLSTATE 26000) or its name was
+    /// already taken (42P05) right after Sylvan prepared it, which cannot
+    /// happen on a direct connection: a transaction-mode connection pooler
+    /// (PgBouncer's `pool_mode = transaction`, …) sits in front of the
+    /// server and ran the statement's steps on different server sessions.
+    /// Add `pooler=transaction` to the URL (or call
+    /// [`DatabaseBuilder::transaction_pooler`](crate::DatabaseBuilder::transaction_pooler)).
+    #[error("prepared statement {} (SQLSTATE {code}) right after it was prepared: a transaction-mode connection pooler (such as PgBouncer with pool_mode=transaction) seems to sit in front of PostgreSQL; add `pooler=transaction` to the database URL (in `{sql}`)",
+        if code == "42P05" { "name already in use" } else { "vanished" })]
+    TransactionPoolerDetected {
+        /// The SQLSTATE: 26000 or 42P05.
+        code: String,
+        /// The statement.
+        sql: String,
+    },
+
+    /// Behind a transaction-mode pooler (`pooler=transaction`) each
+    /// transaction may run on a different server session, and session state
+    /// set by one client reaches others: a statement that would leave
+    /// session state behind (`SET` without `LOCAL`, `RESET`, `LISTEN`, SQL
+    /// `PREPARE`, a temporary table that outlives its transaction, a session
+    /// advisory lock, …) or an operation that needs a session (migrations)
+    /// is refused before it runs.
+    #[error("{what} needs a PostgreSQL session of its own, which a transaction-mode pooler (`pooler=transaction`) does not give: {fix}{}",
+        sql.as_ref().map(|s| format!(" (in `{s}`)")).unwrap_or_default())]
+    NeedsSession {
+        /// What was refused.
+        what: String,
+        /// What to do instead.
+        fix: String,
+        /// The statement, when one was refused.
+        sql: Option<String>,
+    },
 }
 
 impl Error {
@@ -406,8 +440,9 @@ impl Error {
             | Error::Database { sql, .. }
             | Error::BindCount { sql, .. }
             | Error::TooManyBinds { sql, .. }
-            | Error::StatementTimeout { sql, .. } => Some(sql),
-            Error::ConnectionLost { sql, .. } => sql.as_deref(),
+            | Error::StatementTimeout { sql, .. }
+            | Error::TransactionPoolerDetected { sql, .. } => Some(sql),
+            Error::ConnectionLost { sql, .. } | Error::NeedsSession { sql, .. } => sql.as_deref(),
             _ => None,
         }
     }

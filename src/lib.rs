@@ -51,6 +51,13 @@
 //! `synchronous` (`off`, `normal` — the default, durable across application
 //! crashes in WAL mode but not across power loss —, `full`, `extra`) and
 //! `statement_cache` (prepared statements kept per connection, default 128).
+//! PostgreSQL also takes `pooler=transaction` (Sylvan's own, not sent to
+//! the server) when the URL names a transaction-mode pooler such as
+//! PgBouncer with `pool_mode = transaction`: unnamed statements only, no
+//! session state, migrations refused (see
+//! [`DatabaseBuilder::transaction_pooler`] for what changes and what it
+//! costs); `pooler=none` (the default) or `pooler=session` for a direct
+//! connection or a session-mode pooler.
 //! A bad URL or value is an [`Error::Config`] naming it (passwords redacted).
 //! In a PostgreSQL URL, a password may hold `/` or `?` as they are, but an
 //! `@` must be written `%40`. A SQLite path is always a file name, never a

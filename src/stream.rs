@@ -110,7 +110,7 @@ async fn start<T: FromRow>(db: &Database, sql: String, binds: Vec<Value>) -> Res
     }
     let conn = db.acquire_for(&sql).await?;
     // Streams serve raw SQL and QuerySets alike: checked as raw (safe).
-    conn.note_origin(&sql, crate::executor::private::Origin::Raw, false);
+    conn.note_origin(&sql, crate::executor::private::Origin::Raw, false)?;
     let (tx, rx) = tokio::sync::mpsc::channel(SQLITE_STREAM_BUFFER);
     let job = stream_rows::<T>(conn.sqlite_conn()?, sql, binds, tx).await?;
     Ok(State::Sqlite {

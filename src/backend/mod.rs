@@ -9,7 +9,10 @@ mod sql_text;
 pub(crate) mod sqlite;
 
 pub use dialect::Dialect;
-pub(crate) use sql_text::{first_keyword_is, may_change_session, rewrite_placeholders_for_sqlite};
+pub(crate) use sql_text::{
+    first_keyword, first_keyword_is, max_placeholder, may_change_session,
+    rewrite_placeholders_for_sqlite,
+};
 
 mod sealed {
     pub trait Sealed {}

@@ -1,5 +1,5 @@
 //! Small lexical helpers over raw SQL text: the leading keyword of a
-//! statement, and `$N` placeholders rewritten for SQLite.
+//! statement, `$N` placeholders rewritten for SQLite or counted.
 
 use std::borrow::Cow;
 
@@ -96,6 +96,82 @@ pub(crate) fn rewrite_placeholders_for_sqlite(sql: &str) -> Cow<'_, str> {
     }
     out.push_str(&sql[copied.min(sql.len())..]);
     Cow::Owned(out)
+}
+
+/// The highest `$N` placeholder in a PostgreSQL statement (0 if none),
+/// outside string literals (`'…'`, `E'…'` with its backslash escapes,
+/// dollar-quoted `$tag$…$tag$`), quoted identifiers and comments: the
+/// number of binds the statement takes, as the server counts them when it
+/// prepares it.
+pub(crate) fn max_placeholder(sql: &str) -> usize {
+    if !sql.contains('$') {
+        return 0;
+    }
+    let bytes = sql.as_bytes();
+    let mut max = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let trivia = skip_trivia(bytes, i);
+        if trivia > 0 {
+            i += trivia;
+            continue;
+        }
+        let after_ident = i > 0 && is_ident_byte(bytes[i - 1]);
+        match bytes[i] {
+            quote @ (b'\'' | b'"') => {
+                let escapes = quote == b'\''
+                    && i > 0
+                    && bytes[i - 1].eq_ignore_ascii_case(&b'e')
+                    && !(i > 1 && is_ident_byte(bytes[i - 2]));
+                i += 1;
+                while i < bytes.len() {
+                    if escapes && bytes[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if bytes[i] == quote {
+                        if bytes.get(i + 1) == Some(&quote) {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'$' if !after_ident && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                let n = sql[i + 1..i + 1 + digits]
+                    .parse::<usize>()
+                    .unwrap_or(usize::MAX);
+                max = max.max(n);
+                i += 1 + digits;
+            }
+            b'$' if !after_ident => {
+                // A dollar quote `$tag$` (tag empty or an identifier): skip
+                // to the same tag.
+                let tag_len = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| is_ident_byte(**b))
+                    .count();
+                if bytes.get(i + 1 + tag_len) == Some(&b'$') {
+                    let tag = &sql[i..i + tag_len + 2];
+                    let body = i + tag.len();
+                    i = sql[body..]
+                        .find(tag)
+                        .map_or(bytes.len(), |at| body + at + tag.len());
+                } else {
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    max
 }
 
 /// Statements that, as such, leave no session state behind (PostgreSQL);
@@ -245,6 +321,23 @@ mod tests {
         ));
         assert!(may_change_session("SELECT 1 -- temp", true, false));
         assert!(may_change_session("SELECT 1", true, true));
+    }
+
+    #[test]
+    fn placeholders_are_counted_outside_literals() {
+        assert_eq!(max_placeholder("SELECT 1"), 0);
+        assert_eq!(max_placeholder("SELECT $1, $2 + $1"), 2);
+        assert_eq!(max_placeholder("SELECT $10"), 10);
+        assert_eq!(
+            max_placeholder("SELECT '$3', \"$4\", $1 -- $5\n/* $6 */ , a$7"),
+            1
+        );
+        assert_eq!(max_placeholder("SELECT E'it\\'s $3', $2"), 2);
+        assert_eq!(max_placeholder("SELECT 'it''s $3', $1"), 1);
+        assert_eq!(max_placeholder("DO $$ BEGIN PERFORM $9; END $$"), 0);
+        assert_eq!(max_placeholder("SELECT $q$ $5 $q$ || $2"), 2);
+        assert_eq!(max_placeholder("SELECT $1::text"), 1);
+        assert_eq!(max_placeholder("SELECT 'unterminated $1"), 0);
     }
 
     #[test]

@@ -51,5 +51,10 @@ mod no_transaction;
 mod text;
 
 pub use applied::AppliedMigration;
+
+/// The statements of a PostgreSQL script, split as the server reads it.
+pub(crate) fn split_postgres_statements(sql: &str) -> Vec<&str> {
+    text::split_statements(sql, text::POSTGRES_LEXING)
+}
 pub use migration::Migration;
 pub use migrations::Migrations;

@@ -10,10 +10,24 @@ use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::executor::Executor;
 
+/// Migrations hold a session-level advisory lock (and no-transaction ones
+/// a session of their own), which a transaction pooler cannot give.
+fn refuse_behind_pooler(db: &Database) -> Result<()> {
+    db.needs_session(
+        "migrating",
+        "the migration lock is a session-level advisory lock: run migrations over a direct URL to PostgreSQL (without `pooler=transaction`, not through the pooler)",
+    )
+}
+
 impl Migrations {
     /// Applies every pending migration in order, each in its own
     /// transaction, and returns the versions this call applied.
+    ///
+    /// Behind a transaction pooler (`pooler=transaction`) it fails with
+    /// [`Error::NeedsSession`] before anything runs: the migration lock is
+    /// a session-level advisory lock. Migrate over a direct URL.
     pub async fn run(&self, db: &Database) -> Result<Vec<i64>> {
+        refuse_behind_pooler(db)?;
         self.check()?;
         self.verify(&self.applied(db).await?)?;
         let mut done = Vec::new();
@@ -51,7 +65,9 @@ impl Migrations {
     /// Reverts the last `n` applied migrations, newest first, with their
     /// down sections; returns the versions reverted. A migration without a
     /// down section stops it with an error before anything is reverted.
+    /// Refused behind a transaction pooler, like [`Migrations::run`].
     pub async fn rollback(&self, db: &Database, n: usize) -> Result<Vec<i64>> {
+        refuse_behind_pooler(db)?;
         self.check()?;
         let applied = self.applied(db).await?;
         self.verify(&applied)?;

@@ -63,6 +63,11 @@ pub(crate) struct PgTarget {
     /// How connections use TLS: the `sslmode` and the connector, built once
     /// here and shared by every connection and cancel request.
     pub(crate) tls: std::sync::Arc<Tls>,
+    /// `pooler=transaction`: a transaction-mode pooler (PgBouncer, …) sits
+    /// in front of the server, so each transaction may run on a different
+    /// server session: unnamed statements only, no session state (see
+    /// `DatabaseBuilder::transaction_pooler`).
+    pub(crate) transaction_pooler: bool,
 }
 
 impl PgTarget {
@@ -72,12 +77,16 @@ impl PgTarget {
         mut config: tokio_postgres::Config,
         extras: PgExtras,
     ) -> std::result::Result<Self, String> {
-        let PgExtras { ssl } = extras;
+        let PgExtras {
+            ssl,
+            transaction_pooler,
+        } = extras;
         let tls = Tls::new(ssl.settle()?)?;
         config.ssl_mode(tls.first_driver_mode());
         Ok(PgTarget {
             config,
             tls: std::sync::Arc::new(tls),
+            transaction_pooler: transaction_pooler.unwrap_or(false),
         })
     }
 }
@@ -88,12 +97,27 @@ impl PgTarget {
 #[derive(Debug, Default)]
 pub(crate) struct PgExtras {
     ssl: SslParams,
+    transaction_pooler: Option<bool>,
 }
 
 impl PgExtras {
     /// Takes `key` if it is Sylvan's: `Ok(false)` leaves it to the driver.
     pub(crate) fn take(&mut self, key: &str, value: &str) -> std::result::Result<bool, String> {
-        self.ssl.take(key, value)
+        match key {
+            "pooler" => {
+                self.transaction_pooler = Some(match value {
+                    "transaction" => true,
+                    "none" | "session" => false,
+                    other => {
+                        return Err(format!(
+                            "pooler: `{other}` is not one of `transaction` (a transaction-mode pooler such as PgBouncer's pool_mode=transaction), `session` or `none`"
+                        ))
+                    }
+                });
+                Ok(true)
+            }
+            _ => self.ssl.take(key, value),
+        }
     }
 }
 
@@ -199,5 +223,25 @@ mod tests {
         assert_eq!(c.get_keepalives_interval(), Some(Duration::from_secs(2)));
         assert_eq!(c.get_keepalives_retries(), Some(9));
         assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn pooler_parameter_in_both_forms() {
+        let pooler = |url: &str| match ConnectOptions::parse(url).unwrap().target {
+            Target::Postgres(t) => t.transaction_pooler,
+            Target::Sqlite(_) => panic!("not postgres"),
+        };
+        assert!(!pooler("postgres://u@h/db"));
+        assert!(pooler(
+            "postgres://u@h/db?pooler=transaction&application_name=x"
+        ));
+        assert!(!pooler("postgres://u@h/db?pooler=session"));
+        assert!(pooler("host=h user=u pooler=transaction"));
+        assert!(!pooler("host=h user=u pooler=none"));
+        let e = ConnectOptions::parse("postgres://u:secret@h/db?pooler=statement")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pooler") && e.contains("transaction"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
     }
 }

@@ -16,6 +16,8 @@ mod migrate;
 mod migrate_transactions;
 mod model;
 mod pool;
+mod pooler;
+mod pooler_types;
 mod queryset;
 mod raw;
 mod relation;

@@ -26,7 +26,9 @@ fn config() -> Config {
     }
 }
 
-/// Runs `f` on a fresh SQLite file, then on a fresh PostgreSQL schema, on one
+/// Runs `f` on a fresh SQLite file, then on a fresh PostgreSQL schema, then
+/// on a fresh PostgreSQL database through PgBouncer in transaction mode with
+/// `pooler=transaction` (unnamed statements typed by their values), on one
 /// runtime.
 fn on_both(name: &str, f: impl Fn(&Runtime, &TestDb)) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -37,7 +39,11 @@ fn on_both(name: &str, f: impl Fn(&Runtime, &TestDb)) {
     let t = rt.block_on(TestDb::sqlite_file(name, pool.clone()));
     f(&rt, &t);
     rt.block_on(t.cleanup());
-    if let Some(t) = rt.block_on(TestDb::postgres(name, pool)) {
+    if let Some(t) = rt.block_on(TestDb::postgres(name, pool.clone())) {
+        f(&rt, &t);
+        rt.block_on(t.cleanup());
+    }
+    if let Some(t) = rt.block_on(TestDb::postgres_via_bouncer(name, pool)) {
         f(&rt, &t);
         rt.block_on(t.cleanup());
     }

@@ -1,8 +1,11 @@
 //! One PostgreSQL connection: a tokio-postgres client whose driver task runs
 //! on the runtime, and a per-connection prepared-statement cache that heals
-//! itself after schema changes.
+//! itself after schema changes (or, behind a transaction pooler, unnamed
+//! statements only: see `pooler.rs`).
 
-use super::error::{breaks_connection, is_stale_statement, map_error, ServerFatal};
+use super::error::{
+    breaks_connection, is_stale_statement, map_error, pooler_detected, ServerFatal,
+};
 use super::tls::Tls;
 use super::types::PgBind;
 use crate::backend::first_keyword_is;
@@ -22,11 +25,11 @@ const STATEMENT_CACHE_CAPACITY: usize = 512;
 
 /// Cancel requests sent for an abandoned query before giving up on the
 /// connection.
-const CANCEL_ATTEMPTS: u32 = 5;
+pub(super) const CANCEL_ATTEMPTS: u32 = 5;
 
 /// How long to wait for the session to go idle after the first cancel
 /// request (longer after each further one).
-const CANCEL_WAIT: Duration = Duration::from_millis(200);
+pub(super) const CANCEL_WAIT: Duration = Duration::from_millis(200);
 
 /// Statements after which the session may be inside a transaction.
 const TRANSACTION_KEYWORDS: &[&str] = &["BEGIN", "START", "SAVEPOINT", "CALL", "PREPARE"];
@@ -55,7 +58,12 @@ const CHECKED_COMMIT: &str = "SELECT 1; COMMIT";
 
 /// One pooled PostgreSQL connection.
 pub(crate) struct PgConn {
-    client: tokio_postgres::Client,
+    pub(super) client: tokio_postgres::Client,
+    /// `pooler=transaction`: unnamed statements only, no session reset.
+    transaction_pooler: bool,
+    /// Behind a transaction pooler over TCP: where cancel requests go, sent
+    /// so that the pooler closes their connection (see `pooler.rs`).
+    pub(super) cancel_via: Option<Box<(String, u16)>>,
     statements: Mutex<HashMap<String, Statement>>,
     /// A query future was dropped before it finished.
     abandoned: AtomicBool,
@@ -80,7 +88,7 @@ pub(crate) struct PgConn {
     /// connection is discarded on return.
     gave_up: AtomicBool,
     /// The pool's TLS connector: cancel requests travel as the session did.
-    tls: Arc<Tls>,
+    pub(super) tls: Arc<Tls>,
 }
 
 impl std::fmt::Debug for PgConn {
@@ -113,9 +121,21 @@ impl Drop for InFlight<'_> {
     }
 }
 
-enum Failure {
+pub(super) enum Failure {
     Pg(tokio_postgres::Error),
     Sylvan(Error),
+}
+
+impl Failure {
+    /// An error from running a statement: a statement Sylvan prepared in
+    /// the same attempt (`fresh`) that is already gone is a transaction
+    /// pooler's doing.
+    fn after(e: tokio_postgres::Error, fresh: bool, sql: &str) -> Failure {
+        match pooler_detected(&e, fresh, sql) {
+            Some(detected) => Failure::Sylvan(detected),
+            None => Failure::Pg(e),
+        }
+    }
 }
 
 impl From<tokio_postgres::Error> for Failure {
@@ -142,8 +162,17 @@ impl PgConn {
                 }
             }
         });
+        let cancel_via = match (target.config.get_hosts().first(), target.transaction_pooler) {
+            (Some(tokio_postgres::config::Host::Tcp(host)), true) => Some(Box::new((
+                host.clone(),
+                target.config.get_ports().first().copied().unwrap_or(5432),
+            ))),
+            _ => None,
+        };
         Ok(PgConn {
             client,
+            transaction_pooler: target.transaction_pooler,
+            cancel_via,
             statements: Mutex::new(HashMap::new()),
             abandoned: AtomicBool::new(false),
             maybe_in_transaction: AtomicBool::new(false),
@@ -156,6 +185,12 @@ impl PgConn {
             gave_up: AtomicBool::new(false),
             tls: Arc::clone(&target.tls),
         })
+    }
+
+    /// True when the connection goes through a transaction-mode pooler
+    /// (`pooler=transaction`).
+    pub(crate) fn is_behind_transaction_pooler(&self) -> bool {
+        self.transaction_pooler
     }
 
     /// True when the connection is closed or failed: never reuse it.
@@ -196,12 +231,11 @@ impl PgConn {
     fn timed_out(&self) {
         self.mark_abandoned();
         self.gave_up.store(true, Ordering::Release);
-        let token = self.client.cancel_token();
-        let tls = Arc::clone(&self.tls);
+        let cancel = self.cancel();
+        let bound = self.cancel_bound();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ =
-                    tokio::time::timeout(CANCEL_WAIT * CANCEL_ATTEMPTS, tls.cancel(&token)).await;
+                let _ = tokio::time::timeout(bound, cancel).await;
             });
         }
     }
@@ -244,11 +278,10 @@ impl PgConn {
     /// open transaction is rolled back. False: discard the connection.
     pub(crate) async fn clean(&self) -> bool {
         if self.is_abandoned() {
-            let token = self.client.cancel_token();
             for attempt in 1..=CANCEL_ATTEMPTS {
                 let wait = CANCEL_WAIT * attempt;
                 // Bounded: the server (or the network to it) may be stalled.
-                let _ = tokio::time::timeout(wait, self.tls.cancel(&token)).await;
+                self.cancel_within(wait).await;
                 // Answered (by the server, or with an error): the session is idle.
                 if tokio::time::timeout(wait, self.client.simple_query(""))
                     .await
@@ -294,6 +327,12 @@ impl PgConn {
     /// marks the connection broken, so it is discarded.
     pub(crate) async fn reset(&self) -> Result<()> {
         self.rollback_first.store(false, Ordering::Release);
+        if self.transaction_pooler && self.session_dirty.swap(false, Ordering::AcqRel) {
+            // Behind a transaction pooler the session reset would reach
+            // whichever server session the pooler picks: only a transaction
+            // a script may have left open is rolled back.
+            self.maybe_in_transaction.store(true, Ordering::Release);
+        }
         if self.session_dirty.load(Ordering::Acquire) {
             // Pipelined: one round trip. Separate messages, since a script
             // holding ROLLBACK would run as one implicit transaction.
@@ -329,17 +368,23 @@ impl PgConn {
         }
     }
 
-    async fn statement(&self, sql: &str) -> std::result::Result<Statement, Failure> {
+    /// The prepared statement for `sql`, and whether it was prepared just
+    /// now (not taken from the cache).
+    async fn statement(&self, sql: &str) -> std::result::Result<(Statement, bool), Failure> {
         if let Some(stmt) = self.cache().get(sql) {
-            return Ok(stmt.clone());
+            return Ok((stmt.clone(), false));
         }
-        let stmt = self.client.prepare(sql).await?;
+        let stmt = self
+            .client
+            .prepare(sql)
+            .await
+            .map_err(|e| Failure::after(e, true, sql))?;
         let mut cache = self.cache();
         if cache.len() >= STATEMENT_CACHE_CAPACITY {
             cache.clear();
         }
         cache.insert(sql.to_owned(), stmt.clone());
-        Ok(stmt)
+        Ok((stmt, true))
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Statement>> {
@@ -426,10 +471,17 @@ impl PgConn {
 
     /// Runs a statement, returning the number of rows it changed.
     pub(crate) async fn execute(&self, sql: &str, binds: &[Value]) -> Result<u64> {
+        if self.transaction_pooler {
+            let attempt = || self.execute_unnamed(sql, binds);
+            return self.run(sql, attempt, |n| *n).await;
+        }
         let attempt = || async {
-            let stmt = self.statement(sql).await?;
+            let (stmt, fresh) = self.statement(sql).await?;
             check_bind_count(&stmt, binds, sql)?;
-            Ok(self.client.execute_raw(&stmt, bind_iter(binds)).await?)
+            self.client
+                .execute_raw(&stmt, bind_iter(binds))
+                .await
+                .map_err(|e| Failure::after(e, fresh, sql))
         };
         self.run(sql, attempt, |n| *n).await
     }
@@ -452,9 +504,7 @@ impl PgConn {
         binds: &[Value],
         cardinality: Cardinality,
     ) -> std::result::Result<Vec<T>, Failure> {
-        let stmt = self.statement(sql).await?;
-        check_bind_count(&stmt, binds, sql)?;
-        let stream = self.client.query_raw(&stmt, bind_iter(binds)).await?;
+        let stream = self.start_query(sql, binds).await?;
         let mut stream = std::pin::pin!(stream);
         let limit = cardinality.read_limit();
         let mut out = Vec::new();
@@ -475,13 +525,26 @@ impl PgConn {
         sql: &str,
         binds: &[Value],
     ) -> Result<tokio_postgres::RowStream> {
-        let attempt = || async {
-            let stmt = self.statement(sql).await?;
-            check_bind_count(&stmt, binds, sql)?;
-            Ok(self.client.query_raw(&stmt, bind_iter(binds)).await?)
-        };
+        let attempt = || self.start_query(sql, binds);
         // Rows are counted as they are read, not here.
         self.run(sql, attempt, |_| 0).await
+    }
+
+    /// Sends a query; its rows follow in the stream.
+    async fn start_query(
+        &self,
+        sql: &str,
+        binds: &[Value],
+    ) -> std::result::Result<tokio_postgres::RowStream, Failure> {
+        if self.transaction_pooler {
+            return self.query_unnamed(sql, binds).await;
+        }
+        let (stmt, fresh) = self.statement(sql).await?;
+        check_bind_count(&stmt, binds, sql)?;
+        self.client
+            .query_raw(&stmt, bind_iter(binds))
+            .await
+            .map_err(|e| Failure::after(e, fresh, sql))
     }
 
     /// Runs several statements without binds (simple query protocol).

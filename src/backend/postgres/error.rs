@@ -155,6 +155,22 @@ pub(crate) fn is_stale_statement(e: &tokio_postgres::Error) -> bool {
     }
 }
 
+/// The error a transaction pooler causes under named statements, if `e`
+/// is one: a statement prepared just now (`fresh`) that has vanished
+/// (26000), or a statement name already taken on the session (42P05).
+/// Neither happens on a direct connection, where each client has its own
+/// session and names its statements itself (a cached statement can vanish
+/// after a user's `DEALLOCATE`, which the cache heals).
+pub(crate) fn pooler_detected(e: &tokio_postgres::Error, fresh: bool, sql: &str) -> Option<Error> {
+    let code = e.as_db_error()?.code();
+    let detected = *code == SqlState::DUPLICATE_PSTATEMENT
+        || (fresh && *code == SqlState::INVALID_SQL_STATEMENT_NAME);
+    detected.then(|| Error::TransactionPoolerDetected {
+        code: code.code().to_owned(),
+        sql: sql.to_owned(),
+    })
+}
+
 /// True when the error means the connection itself is gone or unusable.
 pub(crate) fn breaks_connection(e: &Error) -> bool {
     matches!(e, Error::ConnectionLost { .. })

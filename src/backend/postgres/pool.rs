@@ -191,6 +191,11 @@ impl PgPool {
         PoolStatus::of(&self.pool)
     }
 
+    /// True with `pooler=transaction`.
+    pub(crate) fn is_behind_transaction_pooler(&self) -> bool {
+        self.pool.manager().target.transaction_pooler
+    }
+
     pub(crate) fn close(&self) {
         self.pool.close();
     }

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::value::{Value, ValueRef};
 use bytes::{BufMut, BytesMut};
-use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
+use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type};
 
 /// Why a bind could not be encoded; travels through tokio-postgres as the
 /// source of its serialization error.
@@ -45,7 +45,49 @@ impl ToSql for PgBind<'_> {
         true
     }
 
+    /// Text for a parameter of type `unknown` (text and NULL sent as
+    /// unnamed statements, see `unnamed.rs`): the server then reads it with
+    /// the input function of whatever type it infers, exactly as for a
+    /// prepared statement whose parameter it typed itself.
+    fn encode_format(&self, ty: &Type) -> Format {
+        if *ty == Type::UNKNOWN {
+            Format::Text
+        } else {
+            Format::Binary
+        }
+    }
+
     tokio_postgres::types::to_sql_checked!();
+}
+
+/// The parameter type a value is sent with as an unnamed statement (see
+/// `unnamed.rs`): its natural PostgreSQL type, or `unknown` for text and
+/// NULL, which the server then types from the statement.
+pub(crate) fn natural_type(value: &Value) -> Type {
+    match value {
+        Value::Null | Value::Text(_) => Type::UNKNOWN,
+        Value::Bool(_) => Type::BOOL,
+        Value::I16(_) => Type::INT2,
+        Value::I32(_) => Type::INT4,
+        Value::I64(_) => Type::INT8,
+        Value::F32(_) => Type::FLOAT4,
+        Value::F64(_) => Type::FLOAT8,
+        Value::Blob(_) => Type::BYTEA,
+        #[cfg(feature = "chrono")]
+        Value::Timestamp(_) => Type::TIMESTAMP,
+        #[cfg(feature = "chrono")]
+        Value::TimestampTz(_) => Type::TIMESTAMPTZ,
+        #[cfg(feature = "chrono")]
+        Value::Date(_) => Type::DATE,
+        #[cfg(feature = "chrono")]
+        Value::Time(_) => Type::TIME,
+        #[cfg(feature = "uuid")]
+        Value::Uuid(_) => Type::UUID,
+        #[cfg(feature = "json")]
+        Value::Json(_) => Type::JSONB,
+        #[allow(unreachable_patterns)]
+        _ => Type::UNKNOWN,
+    }
 }
 
 fn cannot(what: &str, ty: &Type) -> String {

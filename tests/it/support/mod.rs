@@ -6,6 +6,7 @@
 //! PostgreSQL half of a test is skipped with a message, unless
 //! `SYLVAN_REQUIRE_PG=1` (set by `.ci/run`), which turns that into a failure.
 
+pub mod pgbouncer;
 pub mod relay;
 pub mod replica;
 #[cfg(feature = "tls")]
@@ -30,8 +31,12 @@ pub struct TestDb {
     /// The URL the pool was opened with (reuse it to open a second pool on
     /// the same database).
     pub url: String,
-    /// PostgreSQL: the schema and `application_name`; SQLite: the file stem.
+    /// PostgreSQL: the schema and `application_name` (through PgBouncer:
+    /// the database); SQLite: the file stem.
     pub name: String,
+    /// Through PgBouncer in transaction mode with `pooler=transaction`, in
+    /// a database of its own (see [`pgbouncer`]).
+    pub via_bouncer: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -105,6 +110,7 @@ impl TestDb {
             kind: Kind::Sqlite,
             url,
             name,
+            via_bouncer: false,
             _dir: Some(dir),
         }
     }
@@ -123,6 +129,7 @@ impl TestDb {
             kind: Kind::Sqlite,
             url,
             name: unique(name),
+            via_bouncer: false,
             _dir: None,
         }
     }
@@ -169,6 +176,7 @@ impl TestDb {
             kind: Kind::Postgres,
             url,
             name,
+            via_bouncer: false,
             _dir: None,
         })
     }
@@ -178,12 +186,12 @@ impl TestDb {
         self.db.close();
         if self.kind == Kind::Postgres {
             if let Ok(admin) = Database::connect(&pg_base_url()).await {
-                let _ = admin
-                    .execute(
-                        &format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name),
-                        (),
-                    )
-                    .await;
+                let sql = if self.via_bouncer {
+                    format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)
+                } else {
+                    format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name)
+                };
+                let _ = admin.execute(&sql, ()).await;
                 admin.close();
             }
         }
