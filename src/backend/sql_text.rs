@@ -63,20 +63,7 @@ pub(crate) fn rewrite_placeholders_for_sqlite(sql: &str) -> Cow<'_, str> {
             continue;
         }
         match bytes[i] {
-            quote @ (b'\'' | b'"' | b'`') => {
-                i += 1;
-                while i < bytes.len() {
-                    if bytes[i] == quote {
-                        if bytes.get(i + 1) == Some(&quote) {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
+            b'\'' | b'"' | b'`' => i = after_quoted(bytes, i, false),
             b'[' => {
                 while i < bytes.len() && bytes[i] != b']' {
                     i += 1;
@@ -96,6 +83,29 @@ pub(crate) fn rewrite_placeholders_for_sqlite(sql: &str) -> Cow<'_, str> {
     }
     out.push_str(&sql[copied.min(sql.len())..]);
     Cow::Owned(out)
+}
+
+/// The index just past the quoted text (a string literal or quoted
+/// identifier, a doubled quote standing for itself) that opens at `start`;
+/// `escapes`: a backslash escapes the next byte (PostgreSQL's `E'…'`).
+fn after_quoted(bytes: &[u8], start: usize, escapes: bool) -> usize {
+    let quote = bytes[start];
+    let mut i = start + 1;
+    while i < bytes.len() {
+        if escapes && bytes[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if bytes[i] == quote {
+            if bytes.get(i + 1) == Some(&quote) {
+                i += 2;
+                continue;
+            }
+            break;
+        }
+        i += 1;
+    }
+    i + 1
 }
 
 /// The highest `$N` placeholder in a PostgreSQL statement (0 if none),
@@ -123,22 +133,7 @@ pub(crate) fn max_placeholder(sql: &str) -> usize {
                     && i > 0
                     && bytes[i - 1].eq_ignore_ascii_case(&b'e')
                     && !(i > 1 && is_ident_byte(bytes[i - 2]));
-                i += 1;
-                while i < bytes.len() {
-                    if escapes && bytes[i] == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if bytes[i] == quote {
-                        if bytes.get(i + 1) == Some(&quote) {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                i += 1;
+                i = after_quoted(bytes, i, escapes);
             }
             b'$' if !after_ident && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
                 let digits = bytes[i + 1..]

@@ -477,7 +477,7 @@ impl PgConn {
         }
         let attempt = || async {
             let (stmt, fresh) = self.statement(sql).await?;
-            check_bind_count(&stmt, binds, sql)?;
+            check_bind_count(stmt.params().len(), binds, sql)?;
             self.client
                 .execute_raw(&stmt, bind_iter(binds))
                 .await
@@ -540,7 +540,7 @@ impl PgConn {
             return self.query_unnamed(sql, binds).await;
         }
         let (stmt, fresh) = self.statement(sql).await?;
-        check_bind_count(&stmt, binds, sql)?;
+        check_bind_count(stmt.params().len(), binds, sql)?;
         self.client
             .query_raw(&stmt, bind_iter(binds))
             .await
@@ -603,8 +603,10 @@ fn bind_iter(binds: &[Value]) -> impl ExactSizeIterator<Item = PgBind<'_>> {
     })
 }
 
-fn check_bind_count(
-    stmt: &Statement,
+/// Fails unless `binds` holds exactly `expected` values (the statement's
+/// parameter count) and no more than PostgreSQL's bind limit.
+pub(super) fn check_bind_count(
+    expected: usize,
     binds: &[Value],
     sql: &str,
 ) -> std::result::Result<(), Failure> {
@@ -616,7 +618,6 @@ fn check_bind_count(
             sql: sql.to_owned(),
         }));
     }
-    let expected = stmt.params().len();
     if expected == binds.len() {
         Ok(())
     } else {

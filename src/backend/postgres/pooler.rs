@@ -43,7 +43,7 @@
 //! reported as [`Error::NeedsSession`] naming the fix: Sylvan decodes none
 //! of these types anyway, so cast such columns in SQL (`mood::text`).
 
-use super::conn::{Failure, PgConn, CANCEL_ATTEMPTS, CANCEL_WAIT};
+use super::conn::{check_bind_count, Failure, PgConn, CANCEL_ATTEMPTS, CANCEL_WAIT};
 use super::types::{natural_type, PgBind};
 use crate::backend::{first_keyword, max_placeholder};
 use crate::error::{Error, Result};
@@ -111,7 +111,7 @@ impl PgConn {
         sql: &str,
         binds: &[Value],
     ) -> std::result::Result<u64, Failure> {
-        check_placeholders(sql, binds)?;
+        check_bind_count(max_placeholder(sql), binds, sql)?;
         let typed = typed_binds(binds);
         let params: Vec<(&(dyn ToSql + Sync), Type)> = typed
             .iter()
@@ -129,7 +129,7 @@ impl PgConn {
         sql: &str,
         binds: &[Value],
     ) -> std::result::Result<tokio_postgres::RowStream, Failure> {
-        check_placeholders(sql, binds)?;
+        check_bind_count(max_placeholder(sql), binds, sql)?;
         self.client
             .query_typed_raw(sql, typed_binds(binds))
             .await
@@ -218,28 +218,6 @@ fn typed_binds(binds: &[Value]) -> Vec<(PgBind<'_>, Type)> {
             )
         })
         .collect()
-}
-
-/// The checks a prepared statement's parameter count gives, from the text.
-fn check_placeholders(sql: &str, binds: &[Value]) -> std::result::Result<(), Failure> {
-    let limit = crate::backend::Dialect::Postgres.max_binds();
-    if binds.len() > limit {
-        return Err(Failure::Sylvan(Error::TooManyBinds {
-            limit,
-            given: binds.len(),
-            sql: sql.to_owned(),
-        }));
-    }
-    let expected = max_placeholder(sql);
-    if expected == binds.len() {
-        Ok(())
-    } else {
-        Err(Failure::Sylvan(Error::BindCount {
-            expected,
-            given: binds.len(),
-            sql: sql.to_owned(),
-        }))
-    }
 }
 
 /// The first few words of a statement, upper-cased (identifier-like words
