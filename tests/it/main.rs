@@ -31,6 +31,7 @@ mod statements;
 mod stream;
 #[allow(dead_code)]
 mod support;
+mod time_precision;
 #[cfg(feature = "tls")]
 mod tls;
 mod transaction;
