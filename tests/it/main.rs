@@ -15,6 +15,7 @@ mod like_escape;
 mod migrate;
 mod migrate_transactions;
 mod model;
+mod pattern_text;
 mod pool;
 mod queryset;
 mod raw;
