@@ -116,5 +116,5 @@ pub use rusqlite;
 
 /// What most programs need: `use sylvan::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Database, Error, Executor, Model, OptionalExt, Result};
+    pub use crate::{Database, Error, Executor, Model, OptionalExt};
 }

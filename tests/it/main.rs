@@ -17,6 +17,7 @@ mod migrate_transactions;
 mod model;
 mod pattern_text;
 mod pool;
+mod prelude;
 mod queryset;
 mod raw;
 mod relation;
