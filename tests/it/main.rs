@@ -20,6 +20,7 @@ mod pool;
 mod prelude;
 mod queryset;
 mod raw;
+mod raw_model;
 mod relation;
 mod replica;
 mod replica_faults;
