@@ -38,5 +38,6 @@ mod time_precision;
 #[cfg(feature = "tls")]
 mod tls;
 mod transaction;
+mod tx_closure;
 mod url_secrets;
 mod write;
