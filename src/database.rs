@@ -238,9 +238,11 @@ impl Database {
     /// # Ok::<_, sylvan::Error>(()) }).unwrap();
     /// ```
     ///
-    /// The closure gets `&mut Transaction<'static>`; its error type `E`
-    /// needs `From<sylvan::Error>` so that `?` works inside and a failed
-    /// `COMMIT` can be returned. (The boxed form of earlier versions,
+    /// The closure gets a `&mut Transaction<'_>` (pass it where an executor
+    /// is expected; helpers take `&Transaction<'_>`, not
+    /// `&Transaction<'static>`, which keeps the future `Send` for
+    /// `tokio::spawn`). Its error type `E` needs `From<sylvan::Error>` so
+    /// that `?` works inside and a failed `COMMIT` can be returned. (The boxed form of earlier versions,
     /// `|tx| Box::pin(async move { … })`, no longer compiles: Rust cannot
     /// infer a plain closure's argument from an async-closure bound. Write
     /// `async |tx| { … }`.)
