@@ -74,11 +74,7 @@ async fn pattern_lookups_take_owned_and_borrowed_strings() {
                 Book::TITLE.like("%in%"),
                 2,
             ),
-            (
-                Book::TITLE.ilike(&sale),
-                Book::TITLE.ilike("50\\%%"),
-                1,
-            ),
+            (Book::TITLE.ilike(&sale), Book::TITLE.ilike("50\\%%"), 1),
         ];
         for (i, (by_string, by_str, expected)) in owned.into_iter().enumerate() {
             assert_eq!(count(by_string).await, expected, "case {i} ({:?})", t.kind);
