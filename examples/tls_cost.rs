@@ -13,6 +13,7 @@
 use std::time::{Duration, Instant};
 use sylvan::prelude::*;
 use sylvan::PoolConfig;
+use sylvan::Result;
 
 const ROUNDS: usize = 10;
 const PER_ROUND: usize = 500;

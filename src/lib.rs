@@ -93,7 +93,7 @@ pub use pool::{PoolConfig, PoolStatus, DEFAULT_LIVENESS_CHECK_AFTER};
 pub use query::{
     Aggregate, Assignment, AutoKey, Column, ColumnList, Condition, ConflictTarget, Expr, FieldType,
     GroupedQuerySet, IntoGroupBy, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, OnConflict,
-    Order, Ordered, Projection, QuerySet, RowLock, Selectable, Text, Values,
+    Order, Ordered, PatternText, Projection, QuerySet, RowLock, Selectable, Text, Values,
 };
 pub use relation::{ForeignKeyType, OnDelete, References, Relation, SelectRelated};
 pub use router::{
@@ -123,5 +123,5 @@ pub use rusqlite;
 
 /// What most programs need: `use sylvan::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Database, Error, Executor, Model, OptionalExt, Result};
+    pub use crate::{Database, Error, Executor, Model, OptionalExt};
 }

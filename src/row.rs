@@ -9,6 +9,10 @@ use crate::value::{Decode, ValueRef};
 /// copy of the row crosses threads: only the decoded Rust value does.
 pub struct Row<'r> {
     inner: RowInner<'r>,
+    /// Where a model's columns are in this result set, when not in
+    /// [`Model::COLUMNS`](crate::Model::COLUMNS) order: resolved once per
+    /// result set by [`RowDecoder`].
+    positions: Option<&'r [usize]>,
 }
 
 enum RowInner<'r> {
@@ -26,13 +30,83 @@ impl<'r> Row<'r> {
     pub(crate) fn sqlite(row: &'r rusqlite::Row<'r>) -> Self {
         Row {
             inner: RowInner::Sqlite(row),
+            positions: None,
         }
     }
 
     pub(crate) fn postgres(row: &'r tokio_postgres::Row) -> Self {
         Row {
             inner: RowInner::Postgres(row),
+            positions: None,
         }
+    }
+
+    /// This row seen through the positions a [`FromRow::column_positions`]
+    /// resolved for its result set.
+    fn with_positions<'a>(&'a self, positions: Option<&'a [usize]>) -> Row<'a> {
+        Row {
+            inner: match self.inner {
+                RowInner::Sqlite(r) => RowInner::Sqlite(r),
+                RowInner::Postgres(r) => RowInner::Postgres(r),
+            },
+            positions,
+        }
+    }
+
+    /// The positions of a model's columns in this result set, when they
+    /// are not in the model's order (used by `#[derive(Model)]`).
+    #[doc(hidden)]
+    pub fn __positions(&self) -> Option<&[usize]> {
+        self.positions
+    }
+
+    /// Entry `i` of positions resolved by [`Row::__resolve_columns`] (a
+    /// missing entry is a column index no row has, hence a decode error).
+    #[doc(hidden)]
+    pub fn __position(positions: &[usize], i: usize) -> usize {
+        positions.get(i).copied().unwrap_or(usize::MAX)
+    }
+
+    /// Finds `columns` in this row by name: `None` when they are the first
+    /// columns in that order (the ORM's own queries, and `SELECT *` on the
+    /// model's table), else each one's index. A name is matched exactly,
+    /// else ignoring ASCII case (both databases fold unquoted names); when
+    /// a name occurs twice, the first one wins. A missing column is an
+    /// [`Error::Decode`] naming it.
+    #[doc(hidden)]
+    pub fn __resolve_columns(
+        &self,
+        model: &'static str,
+        columns: &[&str],
+    ) -> Result<Option<Vec<usize>>> {
+        let n = self.len();
+        let in_order = columns.len() <= n
+            && columns
+                .iter()
+                .enumerate()
+                .all(|(i, c)| self.column_name(i) == Some(*c));
+        if in_order {
+            return Ok(None);
+        }
+        let names: Vec<&str> = (0..n).map(|i| self.column_name(i).unwrap_or("")).collect();
+        columns
+            .iter()
+            .map(|c| {
+                names
+                    .iter()
+                    .position(|name| name == c)
+                    .or_else(|| names.iter().position(|name| name.eq_ignore_ascii_case(c)))
+                    .ok_or_else(|| Error::Decode {
+                        column: (*c).to_owned(),
+                        expected: model,
+                        actual: format!(
+                            "the result has no column named `{c}` (it has: {})",
+                            names.join(", ")
+                        ),
+                    })
+            })
+            .collect::<Result<Vec<usize>>>()
+            .map(Some)
     }
 
     /// Number of columns.
@@ -94,6 +168,50 @@ impl<'r> Row<'r> {
 pub trait FromRow: Sized + Send + 'static {
     /// Builds a value from a row.
     fn from_row(row: &Row<'_>) -> Result<Self>;
+
+    /// Looks at the first row of a result set, once, and says where this
+    /// type's columns are when they are not where `from_row` expects them
+    /// (models find their columns by name). `None`: by position.
+    #[doc(hidden)]
+    fn column_positions(row: &Row<'_>) -> Result<Option<Vec<usize>>> {
+        let _ = row;
+        Ok(None)
+    }
+}
+
+/// Decodes the rows of one result set into `T`, resolving where `T`'s
+/// columns are once, on the first row, rather than on every row.
+pub(crate) struct RowDecoder<T> {
+    positions: Option<Option<Vec<usize>>>,
+    _row: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for RowDecoder<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowDecoder")
+            .field("positions", &self.positions)
+            .finish()
+    }
+}
+
+impl<T: FromRow> RowDecoder<T> {
+    pub(crate) fn new() -> Self {
+        RowDecoder {
+            positions: None,
+            _row: std::marker::PhantomData,
+        }
+    }
+
+    /// Decodes one row of the result set.
+    pub(crate) fn decode(&mut self, row: &Row<'_>) -> Result<T> {
+        if self.positions.is_none() {
+            self.positions = Some(T::column_positions(row)?);
+        }
+        match self.positions.as_ref().and_then(Option::as_deref) {
+            None => T::from_row(row),
+            positions => T::from_row(&row.with_positions(positions)),
+        }
+    }
 }
 
 impl<T: Decode + Send + 'static> FromRow for T {

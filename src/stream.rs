@@ -12,7 +12,7 @@ use crate::backend::sqlite::{stream_rows, ReplyHandle};
 use crate::connection::Connection;
 use crate::database::Database;
 use crate::error::Result;
-use crate::row::{FromRow, Row};
+use crate::row::{FromRow, Row, RowDecoder};
 use crate::value::Value;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use futures_util::TryStreamExt;
@@ -35,6 +35,7 @@ enum State<T> {
         rows: PgRows,
         conn: UnfinishedPg,
         sql: String,
+        decoder: RowDecoder<T>,
     },
     Done,
 }
@@ -68,12 +69,18 @@ pub(crate) fn rows<T: FromRow>(
                     mut rows,
                     conn,
                     sql,
+                    mut decoder,
                 } => {
                     return match rows.try_next().await {
                         Ok(Some(row)) => {
-                            let item = T::from_row(&Row::postgres(&row));
+                            let item = decoder.decode(&Row::postgres(&row));
                             let next = if item.is_ok() {
-                                State::Postgres { rows, conn, sql }
+                                State::Postgres {
+                                    rows,
+                                    conn,
+                                    sql,
+                                    decoder,
+                                }
                             } else {
                                 State::Done
                             };
@@ -106,6 +113,7 @@ async fn start<T: FromRow>(db: &Database, sql: String, binds: Vec<Value>) -> Res
             rows: Box::pin(rows),
             conn: UnfinishedPg(conn, false),
             sql,
+            decoder: RowDecoder::new(),
         });
     }
     let conn = db.acquire_for(&sql).await?;

@@ -291,6 +291,9 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             <#ty as #krate::ToValue>::to_value(&self.#fi)?
         }}
     });
+    // The fields decoded from the row, reading stored column `i` at index
+    // `__at(i)`: `offset + i` for the ORM's own queries, the resolved
+    // position for raw SQL with its columns in another order.
     let mut position = 0_usize;
     let decodes = fields.iter().map(|f| {
         let fi = f.ident;
@@ -303,11 +306,12 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             quote! {
                 #fi: {
                     let _ = <#ty as #krate::FieldType>::NULLABLE;
-                    #krate::Row::get::<#ty>(row, offset + #i)?
+                    #krate::Row::get::<#ty>(row, __at(#i))?
                 }
             }
         }
     });
+    let model_name = ident.to_string();
     let auto_check = pk_field.attrs.auto.map(|_| {
         let check = format_ident!("__sylvan_auto_key_check_{}", ident);
         quote_spanned! { pk_ty.span() =>
@@ -322,6 +326,15 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     Ok(quote! {
         impl #ident {
             #(#consts)*
+
+            #[doc(hidden)]
+            #[inline]
+            fn __sylvan_decode(
+                row: &#krate::Row<'_>,
+                __at: impl ::core::ops::Fn(usize) -> usize,
+            ) -> #krate::Result<Self> {
+                ::core::result::Result::Ok(Self { #(#decodes),* })
+            }
         }
 
         #(#relations)*
@@ -353,13 +366,28 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
 
             fn from_row_at(row: &#krate::Row<'_>, offset: usize) -> #krate::Result<Self> {
-                ::core::result::Result::Ok(Self { #(#decodes),* })
+                Self::__sylvan_decode(row, |i| offset + i)
             }
         }
 
         impl #krate::FromRow for #ident {
             fn from_row(row: &#krate::Row<'_>) -> #krate::Result<Self> {
-                <Self as #krate::Model>::from_row_at(row, 0)
+                match #krate::Row::__positions(row) {
+                    ::core::option::Option::None => <Self as #krate::Model>::from_row_at(row, 0),
+                    ::core::option::Option::Some(positions) => {
+                        Self::__sylvan_decode(row, |i| #krate::Row::__position(positions, i))
+                    }
+                }
+            }
+
+            fn column_positions(
+                row: &#krate::Row<'_>,
+            ) -> #krate::Result<::core::option::Option<::std::vec::Vec<usize>>> {
+                #krate::Row::__resolve_columns(
+                    row,
+                    #model_name,
+                    <Self as #krate::Model>::COLUMNS,
+                )
             }
         }
     })

@@ -266,16 +266,14 @@ pub async fn walk(db: &Database) -> Result<(), BoxError> {
     )
     .await?;
     println!("before: {:?}", balances(db).await?);
-    db.transaction(|tx| {
-        Box::pin(async move {
-            let from = Account::objects().filter(Account::OWNER.eq("ada"));
-            let to = Account::objects().filter(Account::OWNER.eq("grace"));
-            from.update([Account::BALANCE.set(Account::BALANCE - 30)], &*tx)
-                .await?;
-            to.update([Account::BALANCE.set(Account::BALANCE + 30)], &*tx)
-                .await?;
-            Ok::<_, sylvan::Error>(())
-        })
+    db.transaction(async |tx| {
+        let from = Account::objects().filter(Account::OWNER.eq("ada"));
+        let to = Account::objects().filter(Account::OWNER.eq("grace"));
+        from.update([Account::BALANCE.set(Account::BALANCE - 30)], &*tx)
+            .await?;
+        to.update([Account::BALANCE.set(Account::BALANCE + 30)], &*tx)
+            .await?;
+        Ok::<_, sylvan::Error>(())
     })
     .await?;
     println!(
@@ -283,20 +281,18 @@ pub async fn walk(db: &Database) -> Result<(), BoxError> {
         balances(db).await?
     );
     let overdraft: Result<(), BoxError> = db
-        .transaction(|tx| {
-            Box::pin(async move {
-                let to = Account::objects().filter(Account::OWNER.eq("ada"));
-                to.update([Account::BALANCE.set(Account::BALANCE + 500)], &*tx)
-                    .await?;
-                let from = Account::objects().filter(Account::OWNER.eq("grace"));
-                from.update([Account::BALANCE.set(Account::BALANCE - 500)], &*tx)
-                    .await?;
-                let left = from.get(&*tx).await?.balance;
-                if left < 0 {
-                    return Err(format!("grace would be at {left}").into());
-                }
-                Ok(())
-            })
+        .transaction(async |tx| {
+            let to = Account::objects().filter(Account::OWNER.eq("ada"));
+            to.update([Account::BALANCE.set(Account::BALANCE + 500)], &*tx)
+                .await?;
+            let from = Account::objects().filter(Account::OWNER.eq("grace"));
+            from.update([Account::BALANCE.set(Account::BALANCE - 500)], &*tx)
+                .await?;
+            let left = from.get(&*tx).await?.balance;
+            if left < 0 {
+                return Err(format!("grace would be at {left}").into());
+            }
+            Ok(())
         })
         .await;
     println!(
@@ -344,11 +340,9 @@ pub async fn seed_users(db: &Database, n: usize) -> Result<Vec<i64>, sylvan::Err
             age: (i % 9 != 0).then_some(18 + (i % 60) as i32),
         })
         .collect();
-    db.transaction(|tx| {
-        Box::pin(async move {
-            User::insert_many(users, &*tx).await?;
-            Ok::<_, sylvan::Error>(())
-        })
+    db.transaction(async |tx| {
+        User::insert_many(users, &*tx).await?;
+        Ok::<_, sylvan::Error>(())
     })
     .await?;
     db.fetch_all("SELECT id FROM tour_user ORDER BY id", ())

@@ -10,7 +10,7 @@ use crate::executor::private::{Origin, Run};
 use crate::pool::PoolStatus;
 use crate::router::{Execute, Query, ReadOp, Router, StreamStart};
 use crate::row::{Cardinality, FromRow};
-use crate::transaction::{Transaction, TransactionOptions, TxFuture};
+use crate::transaction::{Transaction, TransactionOptions};
 use crate::value::{Binds, Value};
 use futures_util::stream::{Stream, StreamExt};
 use std::sync::Arc;
@@ -218,18 +218,32 @@ impl Database {
     /// let db = Database::connect("sqlite::memory:").await?;
     /// db.execute("CREATE TABLE acct (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)", ()).await?;
     /// db.execute("INSERT INTO acct VALUES (1, 100), (2, 0)", ()).await?;
-    /// db.transaction(|tx| Box::pin(async move {
-    ///     tx.execute("UPDATE acct SET balance = balance - $1 WHERE id = 1", (30,)).await?;
-    ///     tx.execute("UPDATE acct SET balance = balance + $1 WHERE id = 2", (30,)).await?;
-    ///     Ok::<_, sylvan::Error>(())
-    /// })).await?;
+    /// // The body is an async closure: it may borrow from the caller.
+    /// let moves: Vec<(i64, i64)> = vec![(1, -30), (2, 30)];
+    /// let note: &str = "transfer";
+    /// let applied = db.transaction(async |tx| {
+    ///     for (id, delta) in &moves {
+    ///         tx.execute("UPDATE acct SET balance = balance + $1 WHERE id = $2", (*delta, *id)).await?;
+    ///     }
+    ///     Ok::<_, sylvan::Error>(format!("{note}: {} rows", moves.len()))
+    /// }).await?;
+    /// assert_eq!(applied, "transfer: 2 rows");
     /// let b: i64 = db.fetch_one("SELECT balance FROM acct WHERE id = 2", ()).await?;
     /// assert_eq!(b, 30);
     /// # Ok::<_, sylvan::Error>(()) }).unwrap();
     /// ```
+    ///
+    /// The closure gets a `&mut Transaction<'_>` (pass it where an executor
+    /// is expected; helpers take `&Transaction<'_>`, not
+    /// `&Transaction<'static>`, which keeps the future `Send` for
+    /// `tokio::spawn`). Its error type `E` needs `From<sylvan::Error>` so
+    /// that `?` works inside and a failed `COMMIT` can be returned. (The boxed form of earlier versions,
+    /// `|tx| Box::pin(async move { … })`, no longer compiles: Rust cannot
+    /// infer a plain closure's argument from an async-closure bound. Write
+    /// `async |tx| { … }`.)
     pub async fn transaction<R, E, F>(&self, f: F) -> std::result::Result<R, E>
     where
-        F: for<'t> FnOnce(&'t mut Transaction<'static>) -> TxFuture<'t, std::result::Result<R, E>>,
+        F: for<'t, 'c> AsyncFnOnce(&'t mut Transaction<'c>) -> std::result::Result<R, E>,
         E: From<Error>,
     {
         self.transaction_with(TransactionOptions::new(), f).await
@@ -242,21 +256,12 @@ impl Database {
         f: F,
     ) -> std::result::Result<R, E>
     where
-        F: for<'t> FnOnce(&'t mut Transaction<'static>) -> TxFuture<'t, std::result::Result<R, E>>,
+        F: for<'t, 'c> AsyncFnOnce(&'t mut Transaction<'c>) -> std::result::Result<R, E>,
         E: From<Error>,
     {
         let mut tx = self.begin_with(options).await?;
-        match f(&mut tx).await {
-            Ok(value) => {
-                tx.commit().await?;
-                Ok(value)
-            }
-            Err(e) => {
-                // The closure's error wins; the pool rolls back if this fails.
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
+        let result = f(&mut tx).await;
+        finish(tx, result).await
     }
 
     /// Runs `f` in a transaction and runs it again, after a growing
@@ -265,6 +270,12 @@ impl Database {
     /// `attempts` runs in all. Use it with
     /// [`IsolationLevel::Serializable`](crate::IsolationLevel::Serializable).
     /// A failure during COMMIT whose outcome is unknown is never retried.
+    ///
+    /// The body is an `async |tx| { … }` closure called once per run. Inside
+    /// `tokio::spawn`, a body that borrows the spawned task's own locals can
+    /// fail to compile with "implementation of `Send` is not general enough"
+    /// (a rustc limitation, rust-lang/rust#110338): write `async move |tx|`
+    /// over owned (cloned) values there.
     pub async fn transaction_retry<R, F>(
         &self,
         options: TransactionOptions,
@@ -272,11 +283,19 @@ impl Database {
         f: F,
     ) -> Result<R>
     where
-        F: for<'t> Fn(&'t mut Transaction<'static>) -> TxFuture<'t, Result<R>>,
+        F: for<'t, 'c> AsyncFn(&'t mut Transaction<'c>) -> Result<R>,
     {
         let mut attempt = 1;
         loop {
-            let result = self.transaction_with(options, &f).await;
+            // Not `transaction_with(options, &f)`: the future of `&F`'s call
+            // trips rustc's higher-ranked `Send` check inside `tokio::spawn`.
+            let result = match self.begin_with(options).await {
+                Ok(mut tx) => {
+                    let result = f(&mut tx).await;
+                    finish(tx, result).await
+                }
+                Err(e) => Err(e),
+            };
             match result {
                 Err(e) if attempt < attempts && e.is_transaction_conflict() => {
                     tokio::time::sleep(crate::transaction::backoff(attempt)).await;
@@ -498,6 +517,25 @@ impl Run for Database {
 
     fn run_dialect(&self) -> Dialect {
         self.dialect()
+    }
+}
+
+/// Ends a transaction run by [`Database::transaction`]: commits when the
+/// closure returned `Ok`, rolls back when it returned `Err`.
+async fn finish<R, E: From<Error>>(
+    tx: Transaction<'static>,
+    result: std::result::Result<R, E>,
+) -> std::result::Result<R, E> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The closure's error wins; the pool rolls back if this fails.
+            let _ = tx.rollback().await;
+            Err(e)
+        }
     }
 }
 

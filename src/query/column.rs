@@ -4,6 +4,7 @@ use super::condition::{CmpOp, Condition, Node, PatternKind};
 use super::field::{FieldType, Nullable, Text};
 use super::operand::{Expr, IntoOperand, Operand};
 use super::order::Order;
+use super::pattern::PatternText;
 use super::update::Assignment;
 use std::marker::PhantomData;
 
@@ -175,11 +176,11 @@ macro_rules! lookups {
                 Condition::new(Node::IsNull($operand, false))
             }
 
-            fn pattern($self_, kind: PatternKind, pattern: &str, ci: bool) -> Condition<M> {
+            fn pattern($self_, kind: PatternKind, pattern: impl PatternText, ci: bool) -> Condition<M> {
                 Condition::new(Node::Pattern {
                     operand: $operand,
                     kind,
-                    pattern: pattern.to_owned(),
+                    pattern: pattern.into_pattern(),
                     case_insensitive: ci,
                 })
             }
@@ -188,7 +189,7 @@ macro_rules! lookups {
             /// `_` one character, `\` escapes the next character. Case-sensitive
             /// on both backends (SQLite's own LIKE is not, so Sylvan runs it
             /// as GLOB there).
-            pub fn like($self_, pattern: &str) -> Condition<M>
+            pub fn like($self_, pattern: impl PatternText) -> Condition<M>
             where
                 T: Text,
             {
@@ -197,7 +198,7 @@ macro_rules! lookups {
 
             /// Case-insensitive [`like`](Self::like): `ILIKE` on PostgreSQL,
             /// `LIKE` on SQLite. Case folding: see [`icontains`](Self::icontains).
-            pub fn ilike($self_, pattern: &str) -> Condition<M>
+            pub fn ilike($self_, pattern: impl PatternText) -> Condition<M>
             where
                 T: Text,
             {
@@ -206,7 +207,7 @@ macro_rules! lookups {
 
             /// The value contains `s`, case-sensitively; `%`, `_` and `\` in
             /// `s` match literally.
-            pub fn contains($self_, s: &str) -> Condition<M>
+            pub fn contains($self_, s: impl PatternText) -> Condition<M>
             where
                 T: Text,
             {
@@ -217,7 +218,7 @@ macro_rules! lookups {
             /// same on both backends; beyond ASCII, PostgreSQL folds case by
             /// its collation while SQLite compares non-ASCII characters
             /// exactly.
-            pub fn icontains($self_, s: &str) -> Condition<M>
+            pub fn icontains($self_, s: impl PatternText) -> Condition<M>
             where
                 T: Text,
             {
@@ -225,7 +226,7 @@ macro_rules! lookups {
             }
 
             /// The value starts with `s`, case-sensitively.
-            pub fn startswith($self_, s: &str) -> Condition<M>
+            pub fn startswith($self_, s: impl PatternText) -> Condition<M>
             where
                 T: Text,
             {
@@ -233,7 +234,7 @@ macro_rules! lookups {
             }
 
             /// The value starts with `s`, ignoring case (see [`icontains`](Self::icontains)).
-            pub fn istartswith($self_, s: &str) -> Condition<M>
+            pub fn istartswith($self_, s: impl PatternText) -> Condition<M>
             where
                 T: Text,
             {
@@ -241,7 +242,7 @@ macro_rules! lookups {
             }
 
             /// The value ends with `s`, case-sensitively.
-            pub fn endswith($self_, s: &str) -> Condition<M>
+            pub fn endswith($self_, s: impl PatternText) -> Condition<M>
             where
                 T: Text,
             {
@@ -249,7 +250,7 @@ macro_rules! lookups {
             }
 
             /// The value ends with `s`, ignoring case (see [`icontains`](Self::icontains)).
-            pub fn iendswith($self_, s: &str) -> Condition<M>
+            pub fn iendswith($self_, s: impl PatternText) -> Condition<M>
             where
                 T: Text,
             {

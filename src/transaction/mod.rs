@@ -43,8 +43,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-/// A boxed future borrowing a transaction, as the closure of
-/// [`Database::transaction`](crate::Database::transaction) returns.
+/// A boxed future borrowing a transaction, for code that stores or returns
+/// such futures. [`Database::transaction`](crate::Database::transaction)
+/// takes an async closure (`async |tx| { … }`) and no longer needs it.
 pub type TxFuture<'t, T> = Pin<Box<dyn Future<Output = T> + Send + 't>>;
 
 enum Conn<'c> {

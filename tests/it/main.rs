@@ -15,11 +15,14 @@ mod like_escape;
 mod migrate;
 mod migrate_transactions;
 mod model;
+mod pattern_text;
 mod pool;
 mod pooler;
 mod pooler_types;
+mod prelude;
 mod queryset;
 mod raw;
+mod raw_model;
 mod relation;
 mod replica;
 mod replica_faults;
@@ -33,8 +36,10 @@ mod statements;
 mod stream;
 #[allow(dead_code)]
 mod support;
+mod time_precision;
 #[cfg(feature = "tls")]
 mod tls;
 mod transaction;
+mod tx_closure;
 mod url_secrets;
 mod write;

@@ -177,23 +177,21 @@ async fn core_cases(db: &Database) -> Vec<String> {
     log("commit after failure", format!("{:?}", tx.commit().await));
     let attempts = Arc::new(AtomicUsize::new(0));
     let retried = db
-        .transaction_retry(TransactionOptions::new(), 3, |tx| {
+        .transaction_retry(TransactionOptions::new(), 3, async |tx| {
             let attempt = attempts.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move {
-                tx.execute(
-                    "UPDATE pooler_item SET qty = qty + 1 WHERE name = $1",
-                    ("c",),
-                )
-                .await?;
-                if attempt == 0 {
-                    return Err(Error::SerializationFailure {
-                        message: "simulated".into(),
-                        sql: "simulated".into(),
-                    });
-                }
-                tx.fetch_one::<i32, _>("SELECT qty FROM pooler_item WHERE name = $1", ("c",))
-                    .await
-            })
+            tx.execute(
+                "UPDATE pooler_item SET qty = qty + 1 WHERE name = $1",
+                ("c",),
+            )
+            .await?;
+            if attempt == 0 {
+                return Err(Error::SerializationFailure {
+                    message: "simulated".into(),
+                    sql: "simulated".into(),
+                });
+            }
+            tx.fetch_one::<i32, _>("SELECT qty FROM pooler_item WHERE name = $1", ("c",))
+                .await
         })
         .await;
     log("transaction_retry", format!("{retried:?}"));
@@ -277,19 +275,17 @@ async fn mixed_work(
             }
             2 => {
                 let r = db
-                    .transaction(|tx| {
-                        Box::pin(async move {
-                            tx.execute(
-                                "UPDATE pooler_counter SET n = n + 1 WHERE task = $1",
-                                (task,),
-                            )
-                            .await?;
-                            tx.execute(
-                                "UPDATE pooler_load SET val = val + 1000 WHERE id = $1",
-                                (id - 2,),
-                            )
-                            .await
-                        })
+                    .transaction(async |tx| {
+                        tx.execute(
+                            "UPDATE pooler_counter SET n = n + 1 WHERE task = $1",
+                            (task,),
+                        )
+                        .await?;
+                        tx.execute(
+                            "UPDATE pooler_load SET val = val + 1000 WHERE id = $1",
+                            (id - 2,),
+                        )
+                        .await
                     })
                     .await;
                 match r {
@@ -301,17 +297,15 @@ async fn mixed_work(
             _ => {
                 // A transaction that fails and rolls back.
                 let r: sylvan::Result<()> = db
-                    .transaction(|tx| {
-                        Box::pin(async move {
-                            tx.execute(
-                                "UPDATE pooler_counter SET n = n + 100 WHERE task = $1",
-                                (task,),
-                            )
-                            .await?;
-                            tx.fetch_one::<i64, _>("SELECT 1 / $1::bigint", (0_i64,))
-                                .await
-                                .map(drop)
-                        })
+                    .transaction(async |tx| {
+                        tx.execute(
+                            "UPDATE pooler_counter SET n = n + 100 WHERE task = $1",
+                            (task,),
+                        )
+                        .await?;
+                        tx.fetch_one::<i64, _>("SELECT 1 / $1::bigint", (0_i64,))
+                            .await
+                            .map(drop)
                     })
                     .await;
                 match r {

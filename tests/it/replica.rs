@@ -82,21 +82,17 @@ async fn reads_go_to_the_replica_and_writes_and_transactions_to_the_primary() {
         .unwrap());
     ro.rollback().await.unwrap();
     let in_closure = db
-        .transaction(|tx| {
-            Box::pin(async move {
-                tx.fetch_one::<bool, _>("SELECT pg_is_in_recovery()", ())
-                    .await
-            })
+        .transaction(async |tx| {
+            tx.fetch_one::<bool, _>("SELECT pg_is_in_recovery()", ())
+                .await
         })
         .await
         .unwrap();
     assert!(!in_closure);
     let retried = db
-        .transaction_retry(TransactionOptions::new(), 2, |tx| {
-            Box::pin(async move {
-                tx.fetch_one::<bool, _>("SELECT pg_is_in_recovery()", ())
-                    .await
-            })
+        .transaction_retry(TransactionOptions::new(), 2, async |tx| {
+            tx.fetch_one::<bool, _>("SELECT pg_is_in_recovery()", ())
+                .await
         })
         .await
         .unwrap();

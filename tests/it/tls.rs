@@ -10,6 +10,7 @@ use crate::support::tls::{no_tls_server, Certs, TlsRelay};
 use crate::support::{eventually, pg_base_url, require_pg, with_params};
 use std::time::Duration;
 use sylvan::prelude::*;
+use sylvan::Result;
 use sylvan::{PoolConfig, TlsErrorKind};
 
 fn pool() -> PoolConfig {

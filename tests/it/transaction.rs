@@ -550,19 +550,17 @@ async fn closure_cases(t: TestDb) -> TestDb {
 
     // Err rolls back, with the caller's own error type.
     let r: Result<(), AppError> =
-        t.db.transaction(|tx| {
-            Box::pin(async move {
-                insert(&*tx, 1, 1).await?;
-                Item {
-                    id: 2,
-                    grp: 1,
-                    note: Some("model".into()),
-                }
-                .insert(&*tx)
-                .await?;
-                let n = Item::objects().filter(Item::GRP.eq(1)).count(&*tx).await?;
-                Err(AppError::Rejected(n))
-            })
+        t.db.transaction(async |tx| {
+            insert(&*tx, 1, 1).await?;
+            Item {
+                id: 2,
+                grp: 1,
+                note: Some("model".into()),
+            }
+            .insert(&*tx)
+            .await?;
+            let n = Item::objects().filter(Item::GRP.eq(1)).count(&*tx).await?;
+            Err(AppError::Rejected(n))
         })
         .await;
     match r {
@@ -574,12 +572,10 @@ async fn closure_cases(t: TestDb) -> TestDb {
 
     // Err with sylvan::Error, from a failing statement through `?`.
     let r =
-        t.db.transaction(|tx| {
-            Box::pin(async move {
-                insert(&*tx, 3, 1).await?;
-                Item::get(&*tx, 12345).await?;
-                Ok::<_, Error>(())
-            })
+        t.db.transaction(async |tx| {
+            insert(&*tx, 3, 1).await?;
+            Item::get(&*tx, 12345).await?;
+            Ok::<_, Error>(())
         })
         .await;
     assert!(r.unwrap_err().is_not_found());
@@ -588,59 +584,57 @@ async fn closure_cases(t: TestDb) -> TestDb {
     // Ok commits and hands back the closure's value; QuerySet terminals and
     // the per-object API run inside.
     let first =
-        t.db.transaction(|tx| {
-            Box::pin(async move {
-                let a = Item {
-                    id: 10,
+        t.db.transaction(async |tx| {
+            let a = Item {
+                id: 10,
+                grp: 2,
+                note: None,
+            }
+            .insert(&*tx)
+            .await?;
+            let b = Model::insert(
+                Item {
+                    id: 11,
                     grp: 2,
-                    note: None,
-                }
-                .insert(&*tx)
+                    note: Some("b".into()),
+                },
+                &*tx,
+            )
+            .await?;
+            let c = Item {
+                id: 12,
+                grp: 2,
+                note: None,
+            }
+            .insert(&*tx)
+            .await?;
+            let all = Item::objects()
+                .filter(Item::GRP.eq(2))
+                .order_by(Item::ID.asc())
+                .all(&*tx)
                 .await?;
-                let b = Model::insert(
-                    Item {
-                        id: 11,
-                        grp: 2,
-                        note: Some("b".into()),
-                    },
-                    &*tx,
-                )
-                .await?;
-                let c = Item {
-                    id: 12,
-                    grp: 2,
-                    note: None,
-                }
-                .insert(&*tx)
-                .await?;
-                let all = Item::objects()
-                    .filter(Item::GRP.eq(2))
-                    .order_by(Item::ID.asc())
-                    .all(&*tx)
-                    .await?;
-                assert_eq!(all, vec![a, b.clone(), c.clone()]);
-                assert!(Item::objects().filter(Item::ID.eq(10)).exists(&*tx).await?);
-                let deleted = Item::objects().filter(Item::ID.eq(10)).delete(&*tx).await?;
-                assert_eq!(deleted, 1);
-                c.delete(&*tx).await?;
-                let mut b = b;
-                b.note = Some("changed".into());
-                b.save(&*tx).await?;
-                let mut fresh = Item::get(&*tx, 11).await?;
-                fresh.refresh(&*tx).await?;
-                assert_eq!(fresh.note.as_deref(), Some("changed"));
-                // A savepoint inside the closure.
-                {
-                    let sp = tx.savepoint().await?;
-                    insert(&sp, 13, 2).await?;
-                    sp.rollback().await?;
-                }
-                Item::objects()
-                    .filter(Item::GRP.eq(2))
-                    .order_by(Item::ID.asc())
-                    .first(&*tx)
-                    .await
-            })
+            assert_eq!(all, vec![a, b.clone(), c.clone()]);
+            assert!(Item::objects().filter(Item::ID.eq(10)).exists(&*tx).await?);
+            let deleted = Item::objects().filter(Item::ID.eq(10)).delete(&*tx).await?;
+            assert_eq!(deleted, 1);
+            c.delete(&*tx).await?;
+            let mut b = b;
+            b.note = Some("changed".into());
+            b.save(&*tx).await?;
+            let mut fresh = Item::get(&*tx, 11).await?;
+            fresh.refresh(&*tx).await?;
+            assert_eq!(fresh.note.as_deref(), Some("changed"));
+            // A savepoint inside the closure.
+            {
+                let sp = tx.savepoint().await?;
+                insert(&sp, 13, 2).await?;
+                sp.rollback().await?;
+            }
+            Item::objects()
+                .filter(Item::GRP.eq(2))
+                .order_by(Item::ID.asc())
+                .first(&*tx)
+                .await
         })
         .await
         .unwrap();
@@ -662,11 +656,9 @@ async fn closure_cases(t: TestDb) -> TestDb {
     let n =
         t.db.transaction_with(
             TransactionOptions::new().isolation(IsolationLevel::Serializable),
-            |tx| {
-                Box::pin(async move {
-                    insert(&*tx, 20, 3).await?;
-                    Item::objects().count(&*tx).await
-                })
+            async |tx| {
+                insert(&*tx, 20, 3).await?;
+                Item::objects().count(&*tx).await
             },
         )
         .await
@@ -676,11 +668,9 @@ async fn closure_cases(t: TestDb) -> TestDb {
         let level: String =
             t.db.transaction_with(
                 TransactionOptions::new().isolation(IsolationLevel::RepeatableRead),
-                |tx| {
-                    Box::pin(async move {
-                        tx.fetch_one("SELECT current_setting('transaction_isolation')", ())
-                            .await
-                    })
+                async |tx| {
+                    tx.fetch_one("SELECT current_setting('transaction_isolation')", ())
+                        .await
                 },
             )
             .await
@@ -704,14 +694,12 @@ async fn retry_cases(t: TestDb) -> TestDb {
     // is rolled back.
     let calls = Arc::new(AtomicUsize::new(0));
     let r: sylvan::Result<()> =
-        t.db.transaction_retry(opts, 3, |tx| {
+        t.db.transaction_retry(opts, 3, async |tx| {
             let call = calls.fetch_add(1, Ordering::SeqCst) as i64;
-            Box::pin(async move {
-                insert(&*tx, 100 + call, 1).await?;
-                Err(Error::SerializationFailure {
-                    message: "simulated".into(),
-                    sql: "simulated".into(),
-                })
+            insert(&*tx, 100 + call, 1).await?;
+            Err(Error::SerializationFailure {
+                message: "simulated".into(),
+                sql: "simulated".into(),
             })
         })
         .await;
@@ -725,18 +713,16 @@ async fn retry_cases(t: TestDb) -> TestDb {
     // Success on the third run: only that run's work is kept.
     let calls = Arc::new(AtomicUsize::new(0));
     let got =
-        t.db.transaction_retry(opts, 5, |tx| {
+        t.db.transaction_retry(opts, 5, async |tx| {
             let call = calls.fetch_add(1, Ordering::SeqCst) as i64;
-            Box::pin(async move {
-                insert(&*tx, 200 + call, 2).await?;
-                if call < 2 {
-                    return Err(Error::SerializationFailure {
-                        message: "simulated".into(),
-                        sql: "simulated".into(),
-                    });
-                }
-                Ok(call)
-            })
+            insert(&*tx, 200 + call, 2).await?;
+            if call < 2 {
+                return Err(Error::SerializationFailure {
+                    message: "simulated".into(),
+                    sql: "simulated".into(),
+                });
+            }
+            Ok(call)
         })
         .await
         .unwrap();
@@ -747,24 +733,20 @@ async fn retry_cases(t: TestDb) -> TestDb {
     // Other errors are not retried.
     let calls = Arc::new(AtomicUsize::new(0));
     let r: sylvan::Result<()> =
-        t.db.transaction_retry(opts, 5, |tx| {
+        t.db.transaction_retry(opts, 5, async |tx| {
             calls.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move {
-                insert(&*tx, 202, 2).await?; // duplicate key
-                Ok(())
-            })
+            insert(&*tx, 202, 2).await?; // duplicate key
+            Ok(())
         })
         .await;
     assert!(r.unwrap_err().is_unique_violation());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let calls = Arc::new(AtomicUsize::new(0));
     let r: sylvan::Result<()> =
-        t.db.transaction_retry(opts, 5, |_tx| {
+        t.db.transaction_retry(opts, 5, async |_tx| {
             calls.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move {
-                Err(Error::CommitOutcomeUnknown {
-                    source: "simulated".into(),
-                })
+            Err(Error::CommitOutcomeUnknown {
+                source: "simulated".into(),
             })
         })
         .await;
@@ -805,36 +787,34 @@ async fn panics_roll_back(t: TestDb) -> TestDb {
             .map(|i| {
                 let db = t.db.clone();
                 tokio::spawn(async move {
-                    db.transaction(|tx| {
-                        Box::pin(async move {
-                            // Panic at different points of the transaction.
-                            if i % 5 == 0 {
-                                boom(i);
-                            }
-                            insert(&*tx, i, i).await?;
-                            if i % 5 == 1 {
-                                boom(i);
-                            }
-                            {
-                                let sp = tx.savepoint().await?;
-                                insert(&sp, RUNS + i, i).await?;
-                                if i % 5 == 2 {
-                                    boom(i); // with the savepoint open
-                                }
-                                sp.commit().await?;
-                            }
-                            let n = Item::objects().filter(Item::GRP.eq(i)).count(&*tx).await?;
-                            assert_eq!(n, 2);
-                            if i % 5 == 3 {
-                                // With a statement in flight.
-                                let stmt = std::pin::pin!(
-                                    tx.fetch_one::<i64, _>("SELECT count(*) FROM items", ())
-                                );
-                                let _ = futures_poll_once(stmt).await;
-                            }
+                    db.transaction(async |tx| {
+                        // Panic at different points of the transaction.
+                        if i % 5 == 0 {
                             boom(i);
-                            Ok::<_, Error>(())
-                        })
+                        }
+                        insert(&*tx, i, i).await?;
+                        if i % 5 == 1 {
+                            boom(i);
+                        }
+                        {
+                            let sp = tx.savepoint().await?;
+                            insert(&sp, RUNS + i, i).await?;
+                            if i % 5 == 2 {
+                                boom(i); // with the savepoint open
+                            }
+                            sp.commit().await?;
+                        }
+                        let n = Item::objects().filter(Item::GRP.eq(i)).count(&*tx).await?;
+                        assert_eq!(n, 2);
+                        if i % 5 == 3 {
+                            // With a statement in flight.
+                            let stmt = std::pin::pin!(
+                                tx.fetch_one::<i64, _>("SELECT count(*) FROM items", ())
+                            );
+                            let _ = futures_poll_once(stmt).await;
+                        }
+                        boom(i);
+                        Ok::<_, Error>(())
                     })
                     .await
                 })
@@ -872,11 +852,9 @@ async fn panics_roll_back(t: TestDb) -> TestDb {
             let db = t.db.clone();
             tokio::spawn(async move {
                 retry_stray(|| {
-                    db.transaction(|tx| {
-                        Box::pin(async move {
-                            insert(&*tx, 10_000 + i, -1).await?;
-                            Ok::<_, Error>(())
-                        })
+                    db.transaction(async |tx| {
+                        insert(&*tx, 10_000 + i, -1).await?;
+                        Ok::<_, Error>(())
                     })
                 })
                 .await
@@ -928,16 +906,14 @@ async fn pair(db: &Database, g: i64, slow: Option<&str>) -> sylvan::Result<()> {
 
 /// The same through the closure form.
 async fn pair_closure(db: &Database, g: i64) -> sylvan::Result<()> {
-    db.transaction(|tx| {
-        Box::pin(async move {
-            insert(&*tx, 2 * g, g).await?;
-            {
-                let sp = tx.savepoint().await?;
-                insert(&sp, 2 * g + 1, g).await?;
-                sp.commit().await?;
-            }
-            Ok(())
-        })
+    db.transaction(async |tx| {
+        insert(&*tx, 2 * g, g).await?;
+        {
+            let sp = tx.savepoint().await?;
+            insert(&sp, 2 * g + 1, g).await?;
+            sp.commit().await?;
+        }
+        Ok(())
     })
     .await
 }
@@ -1219,26 +1195,24 @@ async fn unique_violation_cases(t: TestDb) -> TestDb {
 
     // The same in the closure form, the failure handled inside.
     let handled =
-        t.db.transaction(|tx| {
-            Box::pin(async move {
-                insert(&*tx, 10, 2).await?;
-                let failed = {
-                    let sp = tx.savepoint().await?;
-                    match insert(&sp, 1, 2).await {
-                        Err(e) if e.is_unique_violation() => {
-                            sp.rollback().await?;
-                            true
-                        }
-                        Err(e) => return Err(e),
-                        Ok(_) => {
-                            sp.commit().await?;
-                            false
-                        }
+        t.db.transaction(async |tx| {
+            insert(&*tx, 10, 2).await?;
+            let failed = {
+                let sp = tx.savepoint().await?;
+                match insert(&sp, 1, 2).await {
+                    Err(e) if e.is_unique_violation() => {
+                        sp.rollback().await?;
+                        true
                     }
-                };
-                insert(&*tx, 11, 2).await?;
-                Ok::<_, Error>(failed)
-            })
+                    Err(e) => return Err(e),
+                    Ok(_) => {
+                        sp.commit().await?;
+                        false
+                    }
+                }
+            };
+            insert(&*tx, 11, 2).await?;
+            Ok::<_, Error>(failed)
         })
         .await
         .unwrap();
@@ -1247,12 +1221,10 @@ async fn unique_violation_cases(t: TestDb) -> TestDb {
 
     // Unhandled, it rolls the whole closure back.
     let r =
-        t.db.transaction(|tx| {
-            Box::pin(async move {
-                insert(&*tx, 20, 3).await?;
-                insert(&*tx, 1, 3).await?;
-                Ok::<_, Error>(())
-            })
+        t.db.transaction(async |tx| {
+            insert(&*tx, 20, 3).await?;
+            insert(&*tx, 1, 3).await?;
+            Ok::<_, Error>(())
         })
         .await;
     assert!(r.unwrap_err().is_unique_violation());
@@ -1291,12 +1263,10 @@ async fn commit_after_a_failed_statement(t: TestDb) -> TestDb {
 
     // The same through the closure: the error is swallowed, Ok returned.
     let r =
-        t.db.transaction(|tx| {
-            Box::pin(async move {
-                insert(&*tx, 20, 2).await?;
-                let _ignored = insert(&*tx, 1, 2).await;
-                Ok::<_, Error>(())
-            })
+        t.db.transaction(async |tx| {
+            insert(&*tx, 20, 2).await?;
+            let _ignored = insert(&*tx, 1, 2).await;
+            Ok::<_, Error>(())
         })
         .await;
     let rows = group_ids(&t.db, 2).await;
@@ -1383,12 +1353,16 @@ async fn counter_cases(t: TestDb) -> TestDb {
                 for _ in 0..per_task {
                     match kind {
                         Kind::Postgres => {
+                            // `async move` with its own handle: a body that
+                            // borrows the spawned task's locals trips rustc's
+                            // higher-ranked `Send` check (rust-lang/rust#110338).
+                            let attempts = Arc::clone(&attempts);
                             db.transaction_retry(
                                 TransactionOptions::new().isolation(IsolationLevel::Serializable),
                                 50,
-                                |tx| {
+                                async move |tx| {
                                     attempts.fetch_add(1, Ordering::SeqCst);
-                                    Box::pin(async move { read_modify_write(tx).await })
+                                    read_modify_write(tx).await
                                 },
                             )
                             .await
@@ -1396,11 +1370,9 @@ async fn counter_cases(t: TestDb) -> TestDb {
                         }
                         Kind::Sqlite => {
                             attempts.fetch_add(1, Ordering::SeqCst);
-                            db.transaction(|tx| {
-                                Box::pin(async move { read_modify_write(tx).await })
-                            })
-                            .await
-                            .unwrap();
+                            db.transaction(async |tx| read_modify_write(tx).await)
+                                .await
+                                .unwrap();
                         }
                     }
                 }
@@ -1424,7 +1396,7 @@ async fn counter_cases(t: TestDb) -> TestDb {
     t
 }
 
-async fn read_modify_write(tx: &sylvan::Transaction<'static>) -> sylvan::Result<()> {
+async fn read_modify_write(tx: &sylvan::Transaction<'_>) -> sylvan::Result<()> {
     let v: i64 = tx
         .fetch_one("SELECT v FROM counter WHERE id = 1", ())
         .await?;
@@ -1484,15 +1456,13 @@ async fn read_only_cases(t: TestDb) -> TestDb {
 
     // The closure form: the error comes back and nothing is written.
     let r =
-        t.db.transaction_with(ro, |tx| {
-            Box::pin(async move {
-                let n = Item::objects().count(&*tx).await?;
-                Item::objects()
-                    .filter(Item::ID.eq(1))
-                    .update([Item::GRP.set(5)], &*tx)
-                    .await?;
-                Ok::<_, Error>(n)
-            })
+        t.db.transaction_with(ro, async |tx| {
+            let n = Item::objects().count(&*tx).await?;
+            Item::objects()
+                .filter(Item::ID.eq(1))
+                .update([Item::GRP.set(5)], &*tx)
+                .await?;
+            Ok::<_, Error>(n)
         })
         .await;
     let e = r.unwrap_err();
@@ -1500,11 +1470,9 @@ async fn read_only_cases(t: TestDb) -> TestDb {
     assert_eq!(group_rows(&t.db, 5).await, 0);
     // A read-only transaction that only reads commits.
     let n =
-        t.db.transaction_with(ro, |tx| {
-            Box::pin(async move { Item::objects().count(&*tx).await })
-        })
-        .await
-        .unwrap();
+        t.db.transaction_with(ro, async |tx| Item::objects().count(&*tx).await)
+            .await
+            .unwrap();
     assert_eq!(n, ids(&t.db).await.len() as i64);
     t
 }
@@ -1765,12 +1733,10 @@ async fn a_cleanup_cancel_never_hits_the_next_user_of_the_connection() {
             // dropped with the statement in flight
         }
         let r =
-            t.db.transaction(|tx| {
-                Box::pin(async move {
-                    insert(&*tx, round, 0).await?;
-                    insert(&*tx, -round - 1, 0).await?;
-                    Ok::<_, Error>(())
-                })
+            t.db.transaction(async |tx| {
+                insert(&*tx, round, 0).await?;
+                insert(&*tx, -round - 1, 0).await?;
+                Ok::<_, Error>(())
             })
             .await;
         if let Err(e) = r {

@@ -5,6 +5,7 @@ use crate::support::{pg_base_url, require_pg};
 use std::time::Duration;
 use sylvan::prelude::*;
 use sylvan::PoolConfig;
+use sylvan::Result;
 
 /// Display, Debug and every cause of `e`.
 fn all_text(e: &Error) -> String {

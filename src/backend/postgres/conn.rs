@@ -11,7 +11,7 @@ use super::types::PgBind;
 use crate::backend::first_keyword_is;
 use crate::error::{Error, Result};
 use crate::options::PgTarget;
-use crate::row::{Cardinality, FromRow, Row};
+use crate::row::{Cardinality, FromRow, Row, RowDecoder};
 use crate::value::Value;
 use futures_util::TryStreamExt;
 use std::collections::HashMap;
@@ -508,8 +508,13 @@ impl PgConn {
         let mut stream = std::pin::pin!(stream);
         let limit = cardinality.read_limit();
         let mut out = Vec::new();
+        let mut decoder = RowDecoder::<T>::new();
         while let Some(row) = stream.try_next().await? {
-            out.push(T::from_row(&Row::postgres(&row)).map_err(Failure::Sylvan)?);
+            out.push(
+                decoder
+                    .decode(&Row::postgres(&row))
+                    .map_err(Failure::Sylvan)?,
+            );
             if out.len() >= limit {
                 break;
             }

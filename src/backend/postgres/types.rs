@@ -5,6 +5,9 @@ use crate::value::{Value, ValueRef};
 use bytes::{BufMut, BytesMut};
 use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type};
 
+#[cfg(feature = "chrono")]
+use crate::value::time::{floor_time, floor_timestamp, floor_timestamptz};
+
 /// Why a bind could not be encoded; travels through tokio-postgres as the
 /// source of its serialization error.
 #[derive(Debug)]
@@ -133,22 +136,13 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String
         }
         Value::Blob(_) => Err(cannot("bytes", ty)),
         #[cfg(feature = "chrono")]
-        Value::Timestamp(t) if *ty == Type::TIMESTAMP => {
-            micros_only(chrono::Timelike::nanosecond(t))?;
-            put(*t, ty, out)
-        }
+        Value::Timestamp(t) if *ty == Type::TIMESTAMP => put(floor_timestamp(*t), ty, out),
         #[cfg(feature = "chrono")]
-        Value::TimestampTz(t) if *ty == Type::TIMESTAMPTZ => {
-            micros_only(chrono::Timelike::nanosecond(t))?;
-            put(*t, ty, out)
-        }
+        Value::TimestampTz(t) if *ty == Type::TIMESTAMPTZ => put(floor_timestamptz(*t), ty, out),
         #[cfg(feature = "chrono")]
         Value::Date(d) if *ty == Type::DATE => put(*d, ty, out),
         #[cfg(feature = "chrono")]
-        Value::Time(t) if *ty == Type::TIME => {
-            micros_only(chrono::Timelike::nanosecond(t))?;
-            put(*t, ty, out)
-        }
+        Value::Time(t) if *ty == Type::TIME => put(floor_time(*t), ty, out),
         #[cfg(feature = "uuid")]
         Value::Uuid(u) if *ty == Type::UUID => put(*u, ty, out),
         #[cfg(feature = "json")]
@@ -161,15 +155,6 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String
         }
         #[allow(unreachable_patterns)]
         other => Err(cannot(other.type_name(), ty)),
-    }
-}
-
-#[cfg(feature = "chrono")]
-fn micros_only(nanos: u32) -> Result<(), String> {
-    if nanos.is_multiple_of(1_000) {
-        Ok(())
-    } else {
-        Err("PostgreSQL stores microseconds; the value has nanoseconds that would be lost".into())
     }
 }
 

@@ -5,7 +5,7 @@ use super::types::bind_all;
 use super::worker::{QueueConfig, Reply, Worker};
 use crate::backend::rewrite_placeholders_for_sqlite;
 use crate::error::{Error, Result};
-use crate::row::{Cardinality, FromRow, Row};
+use crate::row::{Cardinality, FromRow, Row, RowDecoder};
 use crate::value::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -292,8 +292,9 @@ pub(crate) async fn stream_rows<T: FromRow>(
                     let mut stmt = sql.prepare(c)?;
                     bind_all(&mut stmt, &binds, written)?;
                     let mut cursor = stmt.raw_query();
+                    let mut decoder = RowDecoder::<T>::new();
                     while let Some(row) = cursor.next().map_err(|e| map_error(e, written))? {
-                        let item = T::from_row(&Row::sqlite(row));
+                        let item = decoder.decode(&Row::sqlite(row));
                         let failed = item.is_err();
                         if rows.blocking_send(item).is_err() || failed {
                             break;
@@ -384,8 +385,9 @@ fn query_on<T: FromRow>(
     let limit = cardinality.read_limit();
     let mut out = Vec::new();
     let mut rows = stmt.raw_query();
+    let mut decoder = RowDecoder::<T>::new();
     while let Some(row) = rows.next().map_err(|e| map_error(e, written))? {
-        out.push(T::from_row(&Row::sqlite(row))?);
+        out.push(decoder.decode(&Row::sqlite(row))?);
         if out.len() >= limit {
             break;
         }

@@ -72,13 +72,20 @@ fn to_sqlite(value: &Value) -> std::result::Result<ToSqlOutput<'_>, String> {
         Value::Text(s) => ToSqlOutput::Borrowed(SqliteRef::Text(s.as_bytes())),
         Value::Blob(b) => ToSqlOutput::Borrowed(SqliteRef::Blob(b)),
         #[cfg(feature = "chrono")]
-        Value::Timestamp(t) => owned_text(t.format(crate::value::time_formats::TIMESTAMP)),
+        Value::Timestamp(t) => owned_text(
+            crate::value::time::floor_timestamp(*t).format(crate::value::time_formats::TIMESTAMP),
+        ),
         #[cfg(feature = "chrono")]
-        Value::TimestampTz(t) => owned_text(t.format(crate::value::time_formats::TIMESTAMPTZ)),
+        Value::TimestampTz(t) => owned_text(
+            crate::value::time::floor_timestamptz(*t)
+                .format(crate::value::time_formats::TIMESTAMPTZ),
+        ),
         #[cfg(feature = "chrono")]
         Value::Date(d) => owned_text(d.format(crate::value::time_formats::DATE)),
         #[cfg(feature = "chrono")]
-        Value::Time(t) => owned_text(t.format(crate::value::time_formats::TIME)),
+        Value::Time(t) => {
+            owned_text(crate::value::time::floor_time(*t).format(crate::value::time_formats::TIME))
+        }
         #[cfg(feature = "uuid")]
         Value::Uuid(u) => ToSqlOutput::Owned(SqliteValue::Blob(u.as_bytes().to_vec())),
         #[cfg(feature = "json")]
