@@ -103,7 +103,10 @@ impl FieldInfo {
     }
 }
 
-/// A Rust struct mapped to a table. Derive it with `#[derive(Model)]`.
+/// A Rust struct mapped to a table. Derive it with
+/// [`#[derive(Model)]`](derive@crate::Model): its attributes are in
+/// [`docs::model_attributes`](crate::docs::model_attributes), what it
+/// generates in [`docs::derive_output`](crate::docs::derive_output).
 ///
 /// ```
 /// use sylvan::prelude::*;

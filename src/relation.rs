@@ -1,19 +1,6 @@
 //! Foreign keys between models, and loading related rows with a fixed
-//! number of queries.
-//!
-//! `#[model(foreign_key = Author)]` on `author_id: i64` (or `Option<i64>`
-//! for a nullable key) generates the relation constant `Book::AUTHOR`
-//! (the field's name without `_id`) and the accessor `book.author(&db)`.
-//! With it:
-//! - forward: `book.author(&db)` — one query;
-//! - filter on the related model: `Book::AUTHOR.has(Author::NAME.icontains("le"))`
-//!   (Django's `author__name__icontains`), as a subquery;
-//! - select_related: `Book::objects().select_related(Book::AUTHOR).all(&db)`
-//!   gives `Vec<(Book, Author)>` (`Option<Author>` for a nullable key) in one
-//!   JOIN query;
-//! - prefetch: `Book::AUTHOR.load_for(&authors, &db)` gives each author's
-//!   books in one extra query (a batched `IN`, one JSON array bind however
-//!   many keys), and nests: users → posts → comments in three queries.
+//! number of queries. Users' documentation: `docs/guide/relations.md`,
+//! rendered as `sylvan::docs::relations`.
 
 use crate::error::{Error, Result};
 use crate::executor::private::Origin;

@@ -11,13 +11,8 @@ mod model;
 
 use proc_macro::TokenStream;
 
-/// Derives `sylvan::Model` (table and column names) and `sylvan::FromRow`
-/// (decoding a row by column position, in field order) for a struct with
-/// named fields.
-///
-/// Attributes: `#[model(table = "name")]` on the struct (default: the
-/// struct's name in snake_case, not pluralised: `BlogPost` → `blog_post`);
-/// `#[model(column = "name")]` on a field (default: the field's name).
+/// (Implemented in the `sylvan-derive` crate; use it as `sylvan::Model`,
+/// whose page lists its attributes.)
 #[proc_macro_derive(Model, attributes(model))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);

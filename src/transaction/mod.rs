@@ -1,27 +1,6 @@
-//! Transactions and savepoints.
-//!
-//! A [`Transaction`] owns (or, for a savepoint, borrows) one connection and
-//! is an [`Executor`](crate::Executor): raw SQL and every `QuerySet`
-//! terminal run inside it. It commits only when told to; dropped at any
-//! point — after an error, a panic, or with its future cancelled at any
-//! await — it is rolled back before its connection serves anyone else
-//! (SQLite: a rollback queued on the connection's worker; PostgreSQL: a task
-//! that cancels a statement still running and rolls back while keeping the
-//! pool slot).
-//!
-//! A statement whose future is dropped before it finishes (a caller's
-//! `tokio::time::timeout`, a cancelled task) or that hits a statement
-//! timeout *poisons* the transaction on both backends: whether it ran is
-//! unknown (on PostgreSQL it may still be running and later succeed or
-//! fail; on SQLite it is interrupted), so every later statement and
-//! `commit()` fail with [`Error::TransactionAborted`] and the transaction is
-//! rolled back. `commit()` returns `Ok` only when the server committed.
-//!
-//! On SQLite a write transaction takes the single writer connection and
-//! begins `IMMEDIATE`, so it holds the write lock from the start and never
-//! fails later with `SQLITE_BUSY`; a read-only transaction uses a reader.
-//! SQLite transactions are always serializable; the isolation level option
-//! applies to PostgreSQL.
+//! Transactions and savepoints. Users' documentation (drop and
+//! cancellation, poisoning, SQLite locking): `docs/guide/transactions.md`,
+//! rendered as `sylvan::docs::transactions`.
 
 mod options;
 mod retry;

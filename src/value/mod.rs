@@ -1,59 +1,7 @@
 //! The closed set of values Sylvan moves between Rust and SQL.
 //!
-//! | Rust | PostgreSQL | SQLite |
-//! |---|---|---|
-//! | `bool` | `BOOLEAN` | `INTEGER` 0/1 |
-//! | `i16` / `i32` / `i64` | `SMALLINT` / `INTEGER` / `BIGINT` | `INTEGER` |
-//! | `f32` / `f64` | `REAL` / `DOUBLE PRECISION` | `REAL` |
-//! | `String`, `&str` | `TEXT` | `TEXT` |
-//! | `Vec<u8>`, `&[u8]` | `BYTEA` | `BLOB` |
-//! | `Option<T>` | `NULL` when `None` | `NULL` when `None` |
-//! | `chrono::NaiveDateTime` (feature `chrono`) | `TIMESTAMP` | `TEXT`, ISO 8601, microseconds |
-//! | `chrono::DateTime<Utc>` (feature `chrono`) | `TIMESTAMPTZ` | `TEXT`, RFC 3339, microseconds |
-//! | `chrono::NaiveDate` / `NaiveTime` (feature `chrono`) | `DATE` / `TIME` | `TEXT` (times: microseconds) |
-//! | `uuid::Uuid` (feature `uuid`) | `UUID` | `BLOB` of 16 bytes |
-//! | `serde_json::Value` (feature `json`) | `JSONB` / `JSON` | `TEXT` |
-//!
-//! **Time precision is microseconds on both backends**, as in sqlx, Diesel,
-//! SeaORM and Django: `NaiveDateTime`, `DateTime<Utc>` and `NaiveTime`
-//! values are truncated to the microsecond when they are bound (inserted,
-//! updated, or compared in a filter), always toward the past (floor), also
-//! before 1970. So `Utc::now()` can be stored and filtered on on both
-//! backends, and the value read back is the same on both: the truncated one.
-//! Text written into a SQLite column by another program with more digits is
-//! floored the same way when it is read. (`DateTime<FixedOffset>` is not a
-//! supported type; convert it with `.with_timezone(&Utc)`.)
-//!
-//! ```
-//! # #[cfg(feature = "chrono")] {
-//! use chrono::{NaiveDate, NaiveDateTime};
-//! use sylvan::{ToValue, Value};
-//! let t: NaiveDateTime = NaiveDate::from_ymd_opt(1969, 12, 31).unwrap()
-//!     .and_hms_nano_opt(23, 59, 59, 999_999_999).unwrap();
-//! let stored = NaiveDate::from_ymd_opt(1969, 12, 31).unwrap()
-//!     .and_hms_micro_opt(23, 59, 59, 999_999).unwrap();
-//! assert_eq!(t.to_value().unwrap(), Value::Timestamp(stored));
-//! # }
-//! ```
-//!
-//! Apart from that, nothing is silently changed on the way:
-//! - unsigned integers above `i64::MAX` are an [`Error::Encode`](crate::Error::Encode);
-//! - an integer read into a narrower type that cannot hold it is an [`Error::Decode`](crate::Error::Decode);
-//! - text read from SQLite that is not valid UTF-8 is a decode error when read as `String`
-//!   (read it as `Vec<u8>` instead);
-//! - text containing a NUL character is an [`Error::InvalidValue`](crate::Error::InvalidValue)
-//!   on PostgreSQL, which cannot store it (SQLite stores it faithfully);
-//! - binding an integer into a PostgreSQL parameter of a narrower type (say an `i64` into
-//!   an `INTEGER` column) is checked and fails with [`Error::InvalidValue`](crate::Error::InvalidValue)
-//!   when out of range; binding a float into a `REAL` parameter fails when the value is not
-//!   exactly representable in 32 bits.
-//!
-//! **NaN**: PostgreSQL stores `NaN` faithfully in `REAL` and `DOUBLE PRECISION` columns and
-//! Sylvan round-trips it. SQLite has no NaN: it would silently store `NULL`, so binding a
-//! NaN on SQLite is an [`Error::InvalidValue`](crate::Error::InvalidValue). Likewise
-//! `-0.0`: PostgreSQL keeps its sign, SQLite stores integral reals as integers in `REAL`
-//! columns and would hand back `0.0`, so binding `-0.0` on SQLite is an error too.
-//! Infinities and subnormals round-trip on both backends.
+//! Users' documentation (the type table per backend, precision and range
+//! rules) is `docs/guide/types.md`, rendered as `sylvan::docs::types`.
 
 mod decode;
 mod encode;

@@ -8,8 +8,8 @@
 //! Precision is microseconds on both backends (PostgreSQL's own): every
 //! value is floored to the microsecond when it becomes a [`Value`], when a
 //! backend encodes a [`Value`] built by hand, and when SQLite text written
-//! by another program is read back with more digits. See the type table in
-//! [`crate::value`] for the user-facing rule.
+//! by another program is read back with more digits. The user-facing rule is in
+//! `docs/guide/types.md` (rendered as `sylvan::docs::types`).
 
 use super::{Decode, ToValue, Value, ValueRef};
 use crate::error::Result;
