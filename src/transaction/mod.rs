@@ -27,6 +27,7 @@ mod options;
 mod retry;
 mod savepoint;
 mod state;
+mod stream;
 
 pub use options::{IsolationLevel, TransactionOptions};
 pub(crate) use retry::backoff;
