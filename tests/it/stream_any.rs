@@ -4,6 +4,7 @@
 //! transaction (its documented behaviour) while a connection stays usable.
 
 use crate::support::{both, Kind};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use sylvan::prelude::*;
 use sylvan::StreamExt;
@@ -156,6 +157,20 @@ async fn a_stream_dropped_early_poisons_the_transaction() {
     .await;
 }
 
+/// Rows decoded so far by [`Counted`] (only the 10,000-row test uses it).
+static DECODED: AtomicI64 = AtomicI64::new(0);
+
+/// An id, counting every row decoded, wherever it is decoded (SQLite: on
+/// the worker thread; PostgreSQL: as the stream is polled).
+struct Counted(i64);
+
+impl sylvan::FromRow for Counted {
+    fn from_row(row: &sylvan::Row<'_>) -> sylvan::Result<Self> {
+        DECODED.fetch_add(1, Ordering::SeqCst);
+        Ok(Counted(row.get(0)?))
+    }
+}
+
 #[tokio::test]
 async fn a_stream_of_10000_rows_in_a_transaction_arrives_row_by_row() {
     both("stream_any_big", |t| async move {
@@ -167,19 +182,30 @@ async fn a_stream_of_10000_rows_in_a_transaction_arrives_row_by_row() {
         );
         let inserted = tx.execute(&fill, (10_000_i64,)).await.unwrap();
         assert_eq!(inserted, 10_000);
-        let mut rows = StreamRow::objects()
-            .order_by(StreamRow::ID.asc())
-            .stream(&mut tx);
+        DECODED.store(0, Ordering::SeqCst);
+        let mut rows =
+            tx.fetch_stream::<Counted, _>("SELECT id FROM stream_any_rows ORDER BY id", ());
         let mut counted = 0_i64;
+        let mut most_ahead = 0_i64;
         while let Some(row) = rows.next().await {
-            let row = row.unwrap();
+            let Counted(id) = row.unwrap();
             counted += 1;
-            // Each row arrives as its own item, in order.
-            assert_eq!(row.id, counted);
+            // Each row arrives as its own item, in order ...
+            assert_eq!(id, counted);
+            // ... and is decoded only a bounded way ahead of the consumer
+            // (SQLite: the worker's 64-row channel), never all 10,000 first.
+            most_ahead = most_ahead.max(DECODED.load(Ordering::SeqCst) - counted);
+            tokio::task::yield_now().await;
         }
         drop(rows);
         assert_eq!(counted, 10_000);
+        assert!(
+            most_ahead <= 200,
+            "{most_ahead} rows decoded ahead of the consumer"
+        );
         // Read to the end: the transaction goes on and commits.
+        let models = StreamRow::objects().stream(&mut tx).count().await;
+        assert_eq!(models, 10_000);
         tx.commit().await.unwrap();
         assert_eq!(count(&t.db).await, 10_000);
         t
