@@ -76,7 +76,9 @@ impl Conn<'_> {
 /// fail; on SQLite it is interrupted), so every later statement and
 /// [`commit`](Self::commit) fail with [`Error::TransactionAborted`] and the
 /// transaction is rolled back. `commit()` returns `Ok` only when the server
-/// committed.
+/// committed. A row stream ([`fetch_stream`](Self::fetch_stream),
+/// `QuerySet::stream(&mut tx)`) counts as one statement: read it to its end,
+/// since one dropped early poisons the transaction the same way.
 ///
 /// ```
 /// use sylvan::prelude::*;
