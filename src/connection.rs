@@ -182,6 +182,45 @@ impl Connection {
         Transaction::begin_borrowed(self, options).await
     }
 
+    /// Streams the rows of a query on this connection, decoded one at a
+    /// time: the whole result is never in memory. The stream borrows the
+    /// connection exclusively (`&mut`) until it is dropped, so nothing else
+    /// runs on it meanwhile.
+    ///
+    /// Dropping the stream early leaves the connection usable: on SQLite
+    /// the statement is interrupted; on PostgreSQL the rows still coming
+    /// are read and discarded before the next statement, and the connection
+    /// is cleaned (the query cancelled) when it goes back to the pool.
+    ///
+    /// ```
+    /// use sylvan::prelude::*;
+    /// use sylvan::StreamExt;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = Database::connect("sqlite::memory:").await?;
+    /// let mut conn = db.acquire().await?;
+    /// let mut rows = conn.fetch_stream::<i64, _>("SELECT $1 UNION ALL SELECT 2", (1,));
+    /// let mut xs = Vec::new();
+    /// while let Some(x) = rows.next().await {
+    ///     xs.push(x?);
+    /// }
+    /// drop(rows);
+    /// assert_eq!(xs, vec![1, 2]);
+    /// let n: i64 = conn.fetch_one("SELECT 3", ()).await?; // usable again
+    /// assert_eq!(n, 3);
+    /// # Ok::<_, sylvan::Error>(()) }).unwrap();
+    /// ```
+    pub fn fetch_stream<T: FromRow, B: crate::value::Binds>(
+        &mut self,
+        sql: &str,
+        binds: B,
+    ) -> impl futures_util::Stream<Item = Result<T>> + Send + '_ {
+        use futures_util::StreamExt;
+        match binds.into_values() {
+            Ok(binds) => crate::stream::rows_on(self, sql.to_owned(), binds, false, Origin::Raw),
+            Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+        }
+    }
+
     /// Runs a script of several statements separated by `;`, without binds
     /// (PostgreSQL's simple query protocol, SQLite's `execute_batch`): for
     /// migrations and schema scripts. Never put user input in a script.

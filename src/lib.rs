@@ -121,6 +121,7 @@ pub use router::{
 };
 pub use row::{FromRow, Row};
 pub use schema::{create_table_sql, drop_table_sql, Schema};
+pub use stream::StreamSource;
 pub use timeout::WithTimeout;
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions, TxFuture};
 pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};

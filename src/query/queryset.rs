@@ -361,18 +361,17 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Streams the matching rows one at a time, never holding the whole
-    /// result in memory (see [`Database::fetch_stream`](crate::Database::fetch_stream)).
-    pub fn stream(
+    /// result in memory, from a `&Database` (see
+    /// [`Database::fetch_stream`](crate::Database::fetch_stream)), a
+    /// `&mut Connection` or a `&mut Transaction` (see
+    /// [`Transaction::fetch_stream`](crate::Transaction::fetch_stream)):
+    /// [`StreamSource`](crate::StreamSource).
+    pub fn stream<'e, S: crate::StreamSource<'e>>(
         &self,
-        db: &crate::Database,
-    ) -> impl crate::Stream<Item = Result<M>> + Send + 'static {
-        let (sql, binds) = self.render_select(db.dialect());
-        let db = if self.primary {
-            db.primary()
-        } else {
-            db.clone()
-        };
-        crate::stream::rows(db, sql, binds)
+        source: S,
+    ) -> impl crate::Stream<Item = Result<M>> + Send + 'e {
+        let (sql, binds) = self.render_select(source.stream_dialect());
+        source.stream_rows(sql, binds, self.primary)
     }
 
     /// The first matching row in the query's order (by primary key when it

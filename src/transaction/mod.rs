@@ -6,6 +6,7 @@ mod options;
 mod retry;
 mod savepoint;
 mod state;
+mod stream;
 
 pub use options::{IsolationLevel, TransactionOptions};
 pub(crate) use retry::backoff;
@@ -54,7 +55,9 @@ impl Conn<'_> {
 /// fail; on SQLite it is interrupted), so every later statement and
 /// [`commit`](Self::commit) fail with [`Error::TransactionAborted`] and the
 /// transaction is rolled back. `commit()` returns `Ok` only when the server
-/// committed.
+/// committed. A row stream ([`fetch_stream`](Self::fetch_stream),
+/// `QuerySet::stream(&mut tx)`) counts as one statement: read it to its end,
+/// since one dropped early poisons the transaction the same way.
 ///
 /// ```
 /// use sylvan::prelude::*;

@@ -34,6 +34,7 @@ mod sqlite;
 mod sqlite_faults;
 mod statements;
 mod stream;
+mod stream_any;
 #[allow(dead_code)]
 mod support;
 mod time_precision;

@@ -282,12 +282,14 @@ pub(crate) async fn stream_rows<T: FromRow>(
     sql: String,
     binds: Vec<Value>,
     rows: tokio::sync::mpsc::Sender<Result<T>>,
+    mode: Mode,
 ) -> Result<Reply<()>> {
     let sql = SqlText::new(&sql);
     conn.worker
         .submit(
             move |c| {
                 let run = || -> Result<()> {
+                    mode.check(c)?;
                     let written = sql.written.as_str();
                     let mut stmt = sql.prepare(c)?;
                     bind_all(&mut stmt, &binds, written)?;
@@ -306,7 +308,7 @@ pub(crate) async fn stream_rows<T: FromRow>(
                     let _ = rows.blocking_send(Err(e));
                 }
             },
-            true,
+            mode.is_session(),
             None,
         )
         .await
