@@ -101,7 +101,7 @@ mod timeout;
 mod transaction;
 mod value;
 
-pub use backend::{Backend, Dialect, Postgres, Sqlite};
+pub use backend::Dialect;
 pub use connection::Connection;
 pub use database::{Database, DatabaseBuilder};
 pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPhase, TlsErrorKind};
