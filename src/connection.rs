@@ -312,6 +312,44 @@ impl Connection {
         Ok(rows)
     }
 
+    /// PostgreSQL: a query with borrowed binds (the replica router may send
+    /// the same statement to a second server), with the same origin check
+    /// and cardinality check as [`Connection::query_with`].
+    pub(crate) async fn pg_query<T: FromRow>(
+        &self,
+        sql: &str,
+        binds: &[Value],
+        cardinality: Cardinality,
+        origin: Origin,
+    ) -> Result<Vec<T>> {
+        self.note_origin(sql, origin, false)?;
+        let rows = self.pg_conn()?.query(sql, binds, cardinality).await?;
+        cardinality.check(&rows)?;
+        Ok(rows)
+    }
+
+    /// PostgreSQL: [`Connection::execute_with`] with borrowed binds.
+    pub(crate) async fn pg_execute(
+        &self,
+        sql: &str,
+        binds: &[Value],
+        origin: Origin,
+    ) -> Result<u64> {
+        self.note_origin(sql, origin, false)?;
+        self.pg_conn()?.execute(sql, binds).await
+    }
+
+    /// PostgreSQL: starts a row stream with borrowed binds.
+    pub(crate) async fn pg_stream(
+        &self,
+        sql: &str,
+        binds: &[Value],
+        origin: Origin,
+    ) -> Result<tokio_postgres::RowStream> {
+        self.note_origin(sql, origin, false)?;
+        self.pg_conn()?.query_stream(sql, binds).await
+    }
+
     /// Commits the open transaction (PostgreSQL: checking in the same round
     /// trip that the server has not aborted it).
     pub(crate) async fn commit_transaction(&self) -> Result<()> {

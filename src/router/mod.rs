@@ -98,13 +98,8 @@ pub(crate) struct Query<'s, T> {
 impl<T: FromRow> ReadOp for Query<'_, T> {
     type Out = Vec<T>;
     async fn run(&self, conn: &Connection) -> Result<Vec<T>> {
-        conn.note_origin(self.sql, self.origin, false)?;
-        let rows = conn
-            .pg_conn()?
-            .query(self.sql, &self.binds, self.cardinality)
-            .await?;
-        self.cardinality.check(&rows)?;
-        Ok(rows)
+        conn.pg_query(self.sql, &self.binds, self.cardinality, self.origin)
+            .await
     }
 }
 
@@ -118,8 +113,7 @@ pub(crate) struct Execute<'s> {
 impl ReadOp for Execute<'_> {
     type Out = u64;
     async fn run(&self, conn: &Connection) -> Result<u64> {
-        conn.note_origin(self.sql, self.origin, false)?;
-        conn.pg_conn()?.execute(self.sql, &self.binds).await
+        conn.pg_execute(self.sql, &self.binds, self.origin).await
     }
 }
 
@@ -133,8 +127,7 @@ impl ReadOp for StreamStart<'_> {
     type Out = tokio_postgres::RowStream;
     async fn run(&self, conn: &Connection) -> Result<tokio_postgres::RowStream> {
         // Streams serve raw SQL and QuerySets alike: checked as raw (safe).
-        conn.note_origin(self.sql, Origin::Raw, false)?;
-        conn.pg_conn()?.query_stream(self.sql, self.binds).await
+        conn.pg_stream(self.sql, self.binds, Origin::Raw).await
     }
 }
 
