@@ -30,19 +30,23 @@
 //!   ORM ÷ `raw_orm_sql` is the ORM's own cost on the same SQL;
 //! - `insert_1`, `insert_100`, `insert_10k`: into an emptied table, the
 //!   emptying outside the timing; `sync`/`raw` run one multi-row `INSERT`
-//!   without `RETURNING`, `orm` runs `insert` (`RETURNING id`) or
-//!   `insert_many` (`RETURNING` every column);
+//!   without `RETURNING`, `orm` runs `insert` or `insert_many`
+//!   (`RETURNING id`: the generated keys come back into the objects), and
+//!   `orm_no_keys` runs `bulk_insert` (no `RETURNING`);
 //! - `assoc`: 100 users → their posts → their comments, three queries with
 //!   IN lists, assembled into `Vec<(user, Vec<(post, Vec<comment>)>)>`
 //!   (`orm`: `all`, then `Post::USER.load_for`, then `Comment::POST.load_for`).
 //!
-//! Run with `cargo bench --bench suite`.
+//! Run with `cargo bench --bench suite`, or `cargo bench --bench suite --
+//! --table` for one interleaved table per workload with each variant's
+//! wall time and CPU time per operation as ratios to the sync driver's
+//! (`suite/table.rs`; that is the table README shows).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod common;
 use common::{open_wal, runtime};
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode};
+use criterion::{criterion_group, BenchmarkGroup, Criterion, SamplingMode};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::future::Future;
@@ -812,6 +816,18 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, db: &Database, sync: &mut Sync
                 assert_eq!(done, n);
             },
         );
+        bench_spawned_insert(
+            &mut g,
+            "orm_no_keys",
+            rt,
+            db,
+            bulk,
+            move || input_models(n),
+            move |db, rows| async move {
+                let done = NewUser::bulk_insert(&rows, &db).await.unwrap();
+                assert_eq!(done, n as u64);
+            },
+        );
         g.finish();
     }
     rt.block_on(reset(db, true));
@@ -873,8 +889,8 @@ async fn fill(db: &Database) {
     db.execute("ANALYZE", ()).await.unwrap();
 }
 
-fn bench_sqlite(c: &mut Criterion, rt: &Runtime) {
-    let dir = tempfile::tempdir().unwrap();
+/// The SQLite fixture in `dir`: Sylvan's database and the sync reference.
+fn open_sqlite(rt: &Runtime, dir: &tempfile::TempDir) -> (Database, SyncDb) {
     let path = dir.path().join("suite.db");
     let url = format!("sqlite://{}", path.display());
     let db = rt.block_on(async {
@@ -884,24 +900,35 @@ fn bench_sqlite(c: &mut Criterion, rt: &Runtime) {
         fill(&db).await;
         db
     });
-    let mut sync = SyncDb::Sqlite(open_wal(&path));
-    bench_backend(c, rt, &db, &mut sync, "sqlite");
-    db.close();
+    (db, SyncDb::Sqlite(open_wal(&path)))
 }
 
-fn bench_postgres(c: &mut Criterion, rt: &Runtime) {
-    let Some(pg) = common::PgSchema::create("bench_suite") else {
-        return;
-    };
+/// The PostgreSQL fixture in a fresh schema, or `None` when unreachable.
+fn open_postgres(rt: &Runtime) -> Option<(common::PgSchema, Database, SyncDb)> {
+    let pg = common::PgSchema::create("bench_suite")?;
     let url = pg.url.clone();
     let db = rt.block_on(async {
         let db = Database::connect(&url).await.unwrap();
         fill(&db).await;
         db
     });
-    let mut sync = SyncDb::Pg {
+    let sync = SyncDb::Pg {
         client: Box::new(postgres::Client::connect(&url, postgres::NoTls).unwrap()),
         statements: Vec::new(),
+    };
+    Some((pg, db, sync))
+}
+
+fn bench_sqlite(c: &mut Criterion, rt: &Runtime) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut sync) = open_sqlite(rt, &dir);
+    bench_backend(c, rt, &db, &mut sync, "sqlite");
+    db.close();
+}
+
+fn bench_postgres(c: &mut Criterion, rt: &Runtime) {
+    let Some((pg, db, mut sync)) = open_postgres(rt) else {
+        return;
     };
     bench_backend(c, rt, &db, &mut sync, "postgres");
     db.close();
@@ -917,4 +944,37 @@ fn benches(c: &mut Criterion) {
 }
 
 criterion_group!(suite, benches);
-criterion_main!(suite);
+
+#[path = "suite/table.rs"]
+mod table;
+
+/// `-- --table`: the interleaved tables (wall and CPU time per operation,
+/// as ratios to the sync driver) instead of criterion's runs.
+fn run_tables() {
+    let rt = runtime();
+    if table::wants_backend("sqlite") {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, mut sync) = open_sqlite(&rt, &dir);
+        table::run_backend(&rt, &db, &mut sync, "sqlite");
+        db.close();
+    }
+    if !table::wants_backend("postgres") {
+        return;
+    }
+    if let Some((pg, db, mut sync)) = open_postgres(&rt) {
+        table::run_backend(&rt, &db, &mut sync, "postgres");
+        db.close();
+        drop(db);
+        drop(sync);
+        drop(pg);
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--table") {
+        run_tables();
+        return;
+    }
+    suite();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -5,7 +5,9 @@
 //! rounds of 2,000 lookups each) and the table shows the median per-op time
 //! per variant, with the fastest and slowest round, and the ratio to the sync
 //! driver used directly. Then 64 concurrent tasks on a pool of 4 for ~2 s,
-//! next to a single-thread sync loop.
+//! next to a single-thread sync loop. Every line also shows the process CPU
+//! time per lookup (all threads: callers, runtime, SQLite workers), as a
+//! ratio to the sync driver's: the price of the hand-off in CPU.
 //!
 //! Run with `cargo run --release --example hop`. An argument keeps only
 //! the variants whose name contains it (plus the reference) and skips the
@@ -22,7 +24,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sylvan::prelude::*;
 use sylvan::rusqlite;
+use table::Sample;
 use tokio::runtime::Runtime;
+
+#[path = "../benches/common/table.rs"]
+mod table;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -51,84 +57,71 @@ fn next_id(counter: &AtomicI64) -> i64 {
 }
 
 /// One way of doing `n` lookups; returns the elapsed time.
-type Variant<'a> = (&'static str, Box<dyn FnMut(u64) -> Duration + 'a>);
+type Variant<'a> = (&'static str, Box<dyn FnMut(u64) -> Sample + 'a>);
 
-/// Runs `n` lookups made by `f` in one spawned task, timed inside the task.
-fn in_spawned_task<F, Fut>(rt: &Runtime, n: u64, f: F) -> Duration
+/// Runs `n` lookups made by `f` in one spawned task, timed inside the task
+/// (the process's CPU time is taken around it all).
+fn in_spawned_task<F, Fut>(rt: &Runtime, n: u64, f: F) -> Sample
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
-    rt.block_on(async move {
-        tokio::spawn(async move {
+    with_cpu(|| {
+        rt.block_on(async move {
+            tokio::spawn(async move {
+                let start = Instant::now();
+                for _ in 0..n {
+                    f().await;
+                }
+                start.elapsed()
+            })
+            .await
+            .unwrap()
+        })
+    })
+}
+
+/// Runs `n` lookups made by `f` awaited directly inside `block_on`.
+fn in_block_on<F, Fut>(rt: &Runtime, n: u64, f: F) -> Sample
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_cpu(|| {
+        rt.block_on(async move {
             let start = Instant::now();
             for _ in 0..n {
                 f().await;
             }
             start.elapsed()
         })
-        .await
-        .unwrap()
     })
 }
 
-/// Runs `n` lookups made by `f` awaited directly inside `block_on`.
-fn in_block_on<F, Fut>(rt: &Runtime, n: u64, f: F) -> Duration
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    rt.block_on(async move {
-        let start = Instant::now();
-        for _ in 0..n {
-            f().await;
-        }
-        start.elapsed()
-    })
+/// The wall time `f` measured itself, with the process CPU time around it.
+fn with_cpu(f: impl FnOnce() -> Duration) -> Sample {
+    let cpu = table::process_cpu();
+    let wall = f();
+    Sample {
+        wall,
+        cpu: table::process_cpu().saturating_sub(cpu),
+    }
 }
 
 /// Runs the variants interleaved and prints the table; the first variant is
 /// the reference.
 fn measure(title: &str, variants: Vec<Variant<'_>>) {
-    let mut variants: Vec<Variant<'_>> = variants
+    let mut variants: Vec<table::Variant<'_>> = variants
         .into_iter()
         .enumerate()
         .filter(|(i, (name, _))| *i == 0 || filter().is_none_or(|f| name.contains(f.as_str())))
-        .map(|(_, v)| v)
+        .map(|(_, (name, run))| (name.to_owned(), run))
         .collect();
-    let mut per_op: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
-    for round in 0..=ROUNDS {
-        for (i, (_, run)) in variants.iter_mut().enumerate() {
-            let n = if round == 0 { PER_ROUND / 4 } else { PER_ROUND };
-            let elapsed = run(n);
-            if round > 0 {
-                per_op[i].push(elapsed.as_secs_f64() * 1e6 / n as f64);
-            }
-        }
-    }
-    let medians: Vec<f64> = per_op
-        .iter_mut()
-        .map(|v| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        })
-        .collect();
-    println!("\n{title} ({ROUNDS} rounds x {PER_ROUND} lookups, interleaved)");
-    println!(
-        "{:<34} {:>10} {:>8} {:>8} {:>8}",
-        "variant", "median µs", "min", "max", "ratio"
+    let lines = table::interleave(&mut variants, ROUNDS, PER_ROUND);
+    table::print(
+        &format!("{title} ({ROUNDS} rounds x {PER_ROUND} lookups, interleaved)"),
+        &lines,
     );
-    for (i, (name, _)) in variants.iter().enumerate() {
-        let v = &per_op[i];
-        println!(
-            "{:<34} {:>10.2} {:>8.2} {:>8.2} {:>7.2}x",
-            name,
-            medians[i],
-            v[0],
-            v[v.len() - 1],
-            medians[i] / medians[0]
-        );
-    }
 }
 
 /// The variant filter given on the command line, if any.
@@ -136,8 +129,11 @@ fn filter() -> Option<String> {
     std::env::args().nth(1)
 }
 
-/// 64 tasks doing point lookups on `db` for `LOAD_FOR`; returns queries/s.
-fn throughput(rt: &Runtime, db: &Database) -> f64 {
+/// Queries per second, and process CPU time per query in µs.
+type Rate = (f64, f64);
+
+/// 64 tasks doing point lookups on `db` for `LOAD_FOR`.
+fn throughput(rt: &Runtime, db: &Database) -> Rate {
     let count = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let counter = Arc::new(AtomicI64::new(0));
@@ -162,25 +158,28 @@ fn throughput(rt: &Runtime, db: &Database) -> f64 {
                     })
                 })
                 .collect();
-            let start = Instant::now();
+            let (start, cpu) = (Instant::now(), table::process_cpu());
             tokio::time::sleep(d).await;
             stop.store(true, Ordering::Relaxed);
             let n = count.load(Ordering::Relaxed);
-            let elapsed = start.elapsed();
+            let (elapsed, cpu) = (start.elapsed(), table::process_cpu().saturating_sub(cpu));
             for t in tasks {
                 t.await.unwrap();
             }
-            n as f64 / elapsed.as_secs_f64()
+            (
+                n as f64 / elapsed.as_secs_f64(),
+                cpu.as_secs_f64() * 1e6 / n as f64,
+            )
         })
     };
     run(Duration::from_millis(300)); // fill the pool, warm the caches
     run(LOAD_FOR)
 }
 
-/// A single-thread sync loop of lookups for `SYNC_FOR`; returns queries/s.
-fn sync_loop(mut lookup: impl FnMut(i64)) -> f64 {
+/// A single-thread sync loop of lookups for `SYNC_FOR`.
+fn sync_loop(mut lookup: impl FnMut(i64)) -> Rate {
     let counter = AtomicI64::new(0);
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), table::process_cpu());
     let mut n = 0u64;
     while start.elapsed() < SYNC_FOR {
         for _ in 0..100 {
@@ -188,7 +187,25 @@ fn sync_loop(mut lookup: impl FnMut(i64)) -> f64 {
         }
         n += 100;
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    let cpu = table::process_cpu().saturating_sub(cpu);
+    (
+        n as f64 / start.elapsed().as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / n as f64,
+    )
+}
+
+/// Prints the throughput line of one backend.
+fn print_rate(backend: &str, sylvan: Rate, sync: Rate) {
+    println!(
+        "{backend} throughput: sylvan {TASKS} tasks / pool {POOL}: {:>9.0} q/s, {:.2} µs CPU/q; \
+         single-thread sync loop: {:>9.0} q/s, {:.2} µs CPU/q ({:.2}x the q/s, {:.2}x the CPU/q)",
+        sylvan.0,
+        sylvan.1,
+        sync.0,
+        sync.1,
+        sylvan.0 / sync.0,
+        sylvan.1 / sync.1,
+    );
 }
 
 fn open_wal(path: &Path) -> Result<rusqlite::Connection, BoxError> {
@@ -282,11 +299,11 @@ fn sqlite(rt: &Runtime) -> Result<(), BoxError> {
         (
             "rusqlite direct (sync)",
             Box::new(|n| {
-                let start = Instant::now();
-                for _ in 0..n {
-                    std::hint::black_box(rusqlite_point(&direct, next_id(&counter)));
-                }
-                start.elapsed()
+                table::sample(|| {
+                    for _ in 0..n {
+                        std::hint::black_box(rusqlite_point(&direct, next_id(&counter)));
+                    }
+                })
             }),
         ),
         (
@@ -328,13 +345,10 @@ fn sqlite(rt: &Runtime) -> Result<(), BoxError> {
         std::hint::black_box(rusqlite_point(&direct, id));
     });
     let async_qps = throughput(rt, &pooled);
-    println!(
-        "SQLite throughput: sylvan {TASKS} tasks / pool {POOL} (1 writer + {} readers): {:>9.0} q/s; \
-         rusqlite single-thread sync loop: {:>9.0} q/s ({:.2}x)",
-        POOL - 1,
+    print_rate(
+        &format!("SQLite (1 writer + {} readers)", POOL - 1),
         async_qps,
         sync_qps,
-        async_qps / sync_qps
     );
     pooled.close();
     db.close();
@@ -427,11 +441,11 @@ fn postgres_in(rt: &Runtime, base: &str, schema: &str) -> Result<(), BoxError> {
         (
             "postgres sync",
             Box::new(|n| {
-                let start = Instant::now();
-                for _ in 0..n {
-                    sync_lookup(next_id(&counter));
-                }
-                start.elapsed()
+                table::sample(|| {
+                    for _ in 0..n {
+                        sync_lookup(next_id(&counter));
+                    }
+                })
             }),
         ),
         (
@@ -466,13 +480,7 @@ fn postgres_in(rt: &Runtime, base: &str, schema: &str) -> Result<(), BoxError> {
         std::hint::black_box((row.get::<_, i64>(0), row.get::<_, String>(1)));
     });
     let async_qps = throughput(rt, &pooled);
-    println!(
-        "PostgreSQL throughput: sylvan {TASKS} tasks / pool {POOL}: {:>9.0} q/s; \
-         postgres single-thread sync loop: {:>9.0} q/s ({:.2}x)",
-        async_qps,
-        sync_qps,
-        async_qps / sync_qps
-    );
+    print_rate("PostgreSQL", async_qps, sync_qps);
     pooled.close();
     db.close();
     Ok(())

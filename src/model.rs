@@ -239,6 +239,44 @@ pub trait Model: FromRow + Sync {
         crate::query::insert_many(objects, None, executor)
     }
 
+    /// Inserts many objects without reading anything back, and returns the
+    /// number of rows stored: the bulk load of [`Model::insert_many`]. An
+    /// `auto` key is left to the database and not fetched (the objects'
+    /// own key values are ignored, as by `insert`), so nothing comes back
+    /// to match to the objects, and no `RETURNING` rows are produced,
+    /// buffered or decoded. Chunked under the bind limit like `insert_many`;
+    /// each statement is atomic (wrap the call in a transaction for all or
+    /// nothing).
+    ///
+    /// ```
+    /// use sylvan::prelude::*;
+    /// use sylvan::Model;
+    ///
+    /// #[derive(Model)]
+    /// struct Reading {
+    ///     #[model(primary_key, auto)]
+    ///     id: i64,
+    ///     sensor: String,
+    ///     celsius: f64,
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = Database::connect("sqlite::memory:").await?;
+    /// Reading::create_table(&db).await?;
+    /// let readings: Vec<Reading> = (0..1_000)
+    ///     .map(|i| Reading { id: 0, sensor: format!("s{}", i % 7), celsius: 20.0 + f64::from(i) / 100.0 })
+    ///     .collect();
+    /// assert_eq!(Reading::bulk_insert(&readings, &db).await?, 1_000);
+    /// assert_eq!(Reading::objects().count(&db).await?, 1_000);
+    /// # Ok::<_, sylvan::Error>(()) }).unwrap();
+    /// ```
+    fn bulk_insert<E: Executor>(
+        objects: &[Self],
+        executor: &E,
+    ) -> impl Future<Output = Result<u64>> + Send {
+        crate::query::bulk_insert(objects, executor)
+    }
+
     /// Inserts this object, or on a unique conflict does what `on_conflict`
     /// says: returns the row as stored (inserted or updated), or `None` when
     /// the conflict was skipped.

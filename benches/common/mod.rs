@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod table;
+
 use criterion::measurement::WallTime;
 use criterion::BenchmarkGroup;
 use std::future::Future;

@@ -26,4 +26,4 @@ pub use write::{ColumnList, ConflictTarget, OnConflict};
 
 pub(crate) use condition::Node;
 pub(crate) use render::SqlWriter;
-pub(crate) use write::insert_many;
+pub(crate) use write::{bulk_insert, insert_many};

@@ -282,8 +282,7 @@ pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
         (None, true) => Returning::Key,
         (None, false) => Returning::Nothing,
     };
-    let per_row = columns.len().max(1);
-    let rows_per_statement = (dialect.max_binds() / per_row).clamp(1, MAX_ROWS_PER_STATEMENT);
+    let rows_per_statement = rows_per_statement(dialect, &columns);
     let mut objects = objects;
     let mut stored: Vec<M> = Vec::with_capacity(objects.len());
     let mut start = 0;
@@ -332,6 +331,32 @@ pub(crate) async fn insert_many<M: Model + Send, E: Executor>(
     } else {
         Ok(objects)
     }
+}
+
+/// Inserts `objects` without reading anything back (no `RETURNING`),
+/// chunked like [`insert_many`]; returns the number of rows stored.
+pub(crate) async fn bulk_insert<M: Model, E: Executor>(objects: &[M], executor: &E) -> Result<u64> {
+    let dialect = executor.dialect();
+    let columns = insert_columns::<M>();
+    let rows_per_statement = rows_per_statement(dialect, &columns);
+    let mut stored = 0;
+    for chunk in objects.chunks(rows_per_statement) {
+        let rows = chunk.iter().map(M::to_values).collect::<Result<Vec<_>>>()?;
+        let mut w = SqlWriter::new(dialect);
+        render_insert::<M>(&mut w, rows, &columns, None, Returning::Nothing);
+        let (sql, binds) = w.finish();
+        stored += executor
+            .run_execute(&sql, Ok(binds), Origin::Rendered)
+            .await?;
+    }
+    Ok(stored)
+}
+
+/// Rows per INSERT statement: as many as the backend's bind limit allows,
+/// up to [`MAX_ROWS_PER_STATEMENT`].
+fn rows_per_statement(dialect: crate::Dialect, columns: &[usize]) -> usize {
+    let per_row = columns.len().max(1);
+    (dialect.max_binds() / per_row).clamp(1, MAX_ROWS_PER_STATEMENT)
 }
 
 /// Checks that the auto keys of one INSERT came back strictly increasing

@@ -58,6 +58,7 @@ mod queue;
 mod reply;
 mod shared;
 mod slot;
+mod spin;
 
 pub(crate) use queue::QueueConfig;
 pub(crate) use reply::Reply;
@@ -65,10 +66,11 @@ pub(crate) use reply::Reply;
 use crate::error::{Error, Result};
 use shared::Shared;
 use slot::{Job, Slot, Ticket};
+use spin::{poll_for, IdleSpin, SpinToken};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Jobs a worker's queue holds (sent by callers, not yet started).
 ///
@@ -82,9 +84,6 @@ pub(crate) const QUEUE_DEPTH: usize = 32;
 
 /// VM steps between two checks for cancellation.
 const PROGRESS_STEPS: i32 = 500;
-
-/// How long an idle worker polls for the next job before sleeping.
-const WORKER_SPIN: Duration = Duration::from_micros(50);
 
 /// Handle to one worker thread and its connection.
 pub(crate) struct Worker {
@@ -134,6 +133,7 @@ impl Worker {
                     room: tokio::sync::Notify::new(),
                     running_cancelled: AtomicBool::new(false),
                     switch: Mutex::new(()),
+                    service: Default::default(),
                 });
                 let progress = Arc::clone(&shared);
                 let handler = conn.progress_handler(
@@ -258,7 +258,10 @@ fn stopped() -> Error {
 }
 
 fn run(conn: &mut rusqlite::Connection, receiver: &mpsc::Receiver<Ticket>, shared: &Shared) {
-    while let Some(mut ticket) = next_job(receiver) {
+    let mut idle = IdleSpin::default();
+    let mut ended = Instant::now();
+    while let Some(mut ticket) = next_job(receiver, &mut idle, ended) {
+        let start = Instant::now();
         // User closures are caught inside `Slot::run`; a panic here is ours
         // and leaves the connection in an unknown state: stop (dropping the
         // ticket tells its caller).
@@ -266,32 +269,52 @@ fn run(conn: &mut rusqlite::Connection, receiver: &mpsc::Receiver<Ticket>, share
             Ok(true) => {}
             Ok(false) | Err(_) => return,
         }
+        ended = Instant::now();
+        shared.service.record(ended - start);
     }
 }
 
-/// The next job: polled for a short while (a caller issuing statements one
-/// after another sends the next within microseconds), then waited for.
-fn next_job(receiver: &mpsc::Receiver<Ticket>) -> Option<Ticket> {
-    let start = Instant::now();
-    let mut spins = 0_u32;
-    loop {
-        match receiver.try_recv() {
-            Ok(job) => return Some(job),
-            Err(mpsc::TryRecvError::Disconnected) => return None,
-            Err(mpsc::TryRecvError::Empty) => {}
-        }
-        spins += 1;
-        if spins.is_multiple_of(32) {
-            if start.elapsed() >= WORKER_SPIN {
-                return receiver.recv().ok();
+/// The next job: taken at once if one is queued; else polled for while
+/// `idle` says polling pays and no other worker polls (see `spin`); else
+/// waited for.
+fn next_job(
+    receiver: &mpsc::Receiver<Ticket>,
+    idle: &mut IdleSpin,
+    ended: Instant,
+) -> Option<Ticket> {
+    match receiver.try_recv() {
+        Ok(job) => return Some(job),
+        Err(mpsc::TryRecvError::Disconnected) => return None,
+        Err(mpsc::TryRecvError::Empty) => {}
+    }
+    let budget = idle.budget();
+    if !budget.is_zero() {
+        if let Some(_token) = SpinToken::worker() {
+            let mut next = None;
+            poll_for(budget, true, || match receiver.try_recv() {
+                Ok(job) => {
+                    next = Some(Some(job));
+                    true
+                }
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    next = Some(None);
+                    true
+                }
+                Err(mpsc::TryRecvError::Empty) => false,
+            });
+            match next {
+                Some(Some(job)) => {
+                    idle.arrived_after(ended.elapsed());
+                    return Some(job);
+                }
+                Some(None) => return None,
+                None => idle.missed(),
             }
-            // Give the core away now and then: on a busy machine the thread
-            // that will send the next job may be waiting for it.
-            std::thread::yield_now();
-        } else {
-            std::hint::spin_loop();
         }
     }
+    let job = receiver.recv().ok()?;
+    idle.arrived_after(ended.elapsed());
+    Some(job)
 }
 
 /// Rolls back an open transaction; a failure is logged, and the next

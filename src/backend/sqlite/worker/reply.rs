@@ -7,26 +7,23 @@
 
 use super::shared::Shared;
 use super::slot::Pending;
+use super::spin::{caller_budget, poll_for, SpinToken};
 use crate::error::{Error, Result};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
-
-/// How long a caller whose job runs at once waits for the reply before
-/// parking its task.
-const CALLER_SPIN: Duration = Duration::from_micros(10);
 
 /// The reply to one job: a future that cancels the job if dropped first.
 pub(crate) struct Reply<R> {
     slot: Arc<dyn Pending<R>>,
     shared: Arc<Shared>,
     done: bool,
-    /// Nothing was queued ahead of the job: its reply is likely a few
-    /// microseconds away, so the first poll waits for it briefly before
-    /// parking the task (a park and wake-up costs more than that).
+    /// Nothing was queued ahead of the job: if the worker's jobs are short,
+    /// its reply is likely a few microseconds away, so the first poll waits
+    /// for it briefly before parking the task (a park and wake-up costs
+    /// more than that; see `spin`).
     spin: bool,
 }
 
@@ -56,14 +53,11 @@ impl<R> Future for Reply<R> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
         let this = &mut *self;
-        if std::mem::take(&mut this.spin) {
-            let start = Instant::now();
-            let mut spins = 0_u32;
-            while !this.slot.is_ready() {
-                std::hint::spin_loop();
-                spins += 1;
-                if spins.is_multiple_of(32) && start.elapsed() >= CALLER_SPIN {
-                    break;
+        if std::mem::take(&mut this.spin) && !this.slot.is_ready() {
+            let budget = caller_budget(this.shared.service.expected());
+            if !budget.is_zero() {
+                if let Some(_token) = SpinToken::caller() {
+                    poll_for(budget, false, || this.slot.is_ready());
                 }
             }
         }

@@ -31,6 +31,9 @@ pub(super) struct Shared {
     /// decides to interrupt, so an interrupt only reaches the job it is
     /// meant for.
     pub(super) switch: Mutex<()>,
+    /// How long this worker's jobs took lately: callers poll for a reply
+    /// only when it is short (see `spin`).
+    pub(super) service: super::spin::ServiceTime,
 }
 
 impl std::fmt::Debug for Shared {
