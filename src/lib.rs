@@ -73,7 +73,8 @@
 //!   relation constants, accessors, the [`Model`](trait@Model) and
 //!   [`FromRow`] impls, DDL);
 //! - [`docs::types`]: the type table per backend (Rust → PostgreSQL →
-//!   SQLite) with its precision and range rules;
+//!   SQLite) with its precision and range rules, and your own enums and
+//!   newtypes as columns ([`#[derive(FieldType)]`](derive@FieldType));
 //! - [`docs::relations`]: foreign keys, relation filters, `select_related`
 //!   and prefetching;
 //! - [`docs::transactions`]: commit, drop, cancellation and poisoning, per
@@ -111,8 +112,9 @@ pub use model::{FieldInfo, Model};
 pub use pool::{PoolConfig, PoolStatus, DEFAULT_LIVENESS_CHECK_AFTER};
 pub use query::{
     Aggregate, Assignment, AutoKey, Column, ColumnList, Condition, ConflictTarget, Expr, FieldType,
-    GroupedQuerySet, IntoGroupBy, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, OnConflict,
-    Order, Ordered, PatternText, Projection, QuerySet, RowLock, Selectable, Text, Values,
+    GroupedQuerySet, IntoGroupBy, IntoOperand, IntoOrders, Newtype, NonNull, Nullable, Numeric,
+    OnConflict, Order, Ordered, PatternText, Projection, QuerySet, RowLock, Selectable, Text,
+    Values,
 };
 pub use relation::{ForeignKeyType, OnDelete, References, Relation, SelectRelated};
 pub use router::{
@@ -124,7 +126,7 @@ pub use schema::{create_table_sql, drop_table_sql, Schema};
 pub use stream::StreamSource;
 pub use timeout::WithTimeout;
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions, TxFuture};
-pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
+pub use value::{Allowed, Binds, Decode, SqlType, ToValue, Value, ValueRef};
 
 /// `#[derive(Model)]`: implements the [`Model`](trait@Model) and [`FromRow`]
 /// traits for a struct with named fields.
@@ -164,6 +166,54 @@ pub use value::{Binds, Decode, SqlType, ToValue, Value, ValueRef};
 /// let _adults = Person::objects().filter(Person::AGE.ge(18));
 /// ```
 pub use sylvan_derive::Model;
+
+/// `#[derive(FieldType)]`: makes an enum of unit variants, or a newtype, a
+/// column type: usable as a model field (also as `Option`), key (a newtype
+/// of an integer also `auto`), foreign key, filter value and `values()`
+/// projection, like a built-in type.
+///
+/// | on | attribute | |
+/// |---|---|---|
+/// | enum | (none) | a `TEXT` column holding each variant's name as written, with a `CHECK (… IN (…))` constraint |
+/// | enum | `#[repr(i32)]` (or `i8`, `u8`, `i16`, `u16`, `u32`, `i64`) | an integer column holding the discriminants instead |
+/// | enum | `rename_all = "snake_case"` | text enums: `"lowercase"`, `"UPPERCASE"`, `"snake_case"`, `"SCREAMING_SNAKE_CASE"` or `"kebab-case"` |
+/// | variant | `rename = "text"` | text enums: the text stored for this variant |
+/// | newtype | (none) | `struct BookId(i64);`: stored exactly as its field, with its lookups |
+/// | type | `crate = "path"` | path to Sylvan (default: `::sylvan`) |
+///
+/// Reading a value that is not a variant is an [`Error::Decode`] naming the
+/// type and the value. The guide, with the rules of each form:
+/// [`docs::types`].
+///
+/// ```
+/// use sylvan::{FieldType, Model};
+///
+/// #[derive(Debug, Clone, Copy, PartialEq, FieldType)]
+/// #[field_type(rename_all = "snake_case")]
+/// enum Status {
+///     Draft,
+///     InReview,
+///     #[field_type(rename = "live")]
+///     Published,
+/// }
+///
+/// #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, FieldType)]
+/// struct PostId(i64);
+///
+/// #[derive(Model)]
+/// struct Post {
+///     #[model(primary_key, auto)]
+///     id: PostId,
+///     status: Status,
+/// }
+///
+/// let _q = Post::objects().filter(Post::STATUS.in_([Status::Draft, Status::InReview]));
+/// assert_eq!(
+///     sylvan::create_table_sql::<Post>(sylvan::Dialect::Sqlite)[0],
+///     r#"CREATE TABLE IF NOT EXISTS "post" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, "status" TEXT NOT NULL CHECK ("status" IN ('draft', 'in_review', 'live')))"#,
+/// );
+/// ```
+pub use sylvan_derive::FieldType;
 
 /// `embed_migrations!("dir")`: the `NNNN_name.sql` files of `dir` (relative
 /// to the crate's `Cargo.toml`) as [`Migrations`], read at compile time; a

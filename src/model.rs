@@ -6,7 +6,7 @@ use crate::executor::private::Origin;
 use crate::executor::Executor;
 use crate::query::{Column, FieldType, IntoOperand, OnConflict, QuerySet, SqlWriter};
 use crate::row::FromRow;
-use crate::value::{SqlType, Value};
+use crate::value::{Allowed, SqlType, Value};
 use std::future::Future;
 
 /// What the schema needs to know about one stored field.
@@ -33,6 +33,9 @@ pub struct FieldInfo {
     pub default: Option<&'static str>,
     /// The foreign key's target.
     pub references: Option<crate::relation::References>,
+    /// The only values the column may hold (an enum's variants), rendered
+    /// as a `CHECK` constraint.
+    pub allowed: Option<Allowed>,
 }
 
 impl FieldInfo {
@@ -54,7 +57,15 @@ impl FieldInfo {
             index: false,
             default: None,
             references: None,
+            allowed: None,
         }
+    }
+
+    /// Restricts the column to `allowed` values (used by the derive, with
+    /// [`FieldType::ALLOWED`]).
+    pub const fn allowed(mut self, allowed: Option<Allowed>) -> Self {
+        self.allowed = allowed;
+        self
     }
 
     /// Marks a foreign key to `table.column`.

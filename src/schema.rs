@@ -3,7 +3,7 @@
 
 use crate::backend::Dialect;
 use crate::model::{FieldInfo, Model};
-use crate::value::SqlType;
+use crate::value::{Allowed, SqlType};
 
 /// The statements that create `M`'s table and its indexes.
 ///
@@ -109,12 +109,41 @@ fn push_column(out: &mut String, dialect: Dialect, field: &FieldInfo) {
         out.push_str(") ON DELETE ");
         out.push_str(r.on_delete.sql());
     }
+    if let Some(allowed) = field.allowed {
+        push_allowed_check(out, dialect, field.column, allowed);
+    }
     if field.sql_type == SqlType::Bool && dialect == Dialect::Sqlite {
         // SQLite has no boolean type: keep the column to 0 and 1.
         out.push_str(" CHECK (");
         dialect.push_identifier(out, field.column);
         out.push_str(" IN (0, 1))");
     }
+}
+
+/// ` CHECK ("column" IN (…))` for a column of an enum type.
+fn push_allowed_check(out: &mut String, dialect: Dialect, column: &str, allowed: Allowed) {
+    out.push_str(" CHECK (");
+    dialect.push_identifier(out, column);
+    out.push_str(" IN (");
+    match allowed {
+        Allowed::Text(names) => {
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                dialect.push_string_literal(out, name);
+            }
+        }
+        Allowed::Integer(values) => {
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&value.to_string());
+            }
+        }
+    }
+    out.push_str("))");
 }
 
 /// One table of a [`Schema`].

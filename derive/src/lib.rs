@@ -1,11 +1,13 @@
 //! Derive macros for Sylvan. Use them through `sylvan::Model`.
 //!
 //! The entry point is thin: it parses the input and hands it to
-//! [`model::expand`], a plain `proc_macro2` function.
+//! [`model::expand`] (or [`field_type::expand`]), a plain `proc_macro2`
+//! function.
 
 extern crate proc_macro;
 
 mod attr;
+mod field_type;
 mod migrations;
 mod model;
 
@@ -17,6 +19,16 @@ use proc_macro::TokenStream;
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     model::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// (Implemented in the `sylvan-derive` crate; use it as
+/// `sylvan::FieldType`, whose page lists its attributes.)
+#[proc_macro_derive(FieldType, attributes(field_type))]
+pub fn derive_field_type(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    field_type::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -196,6 +196,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 <#ty as #krate::FieldType>::SQL_TYPE,
                 <#ty as #krate::FieldType>::NULLABLE,
             )
+            .allowed(<#ty as #krate::FieldType>::ALLOWED)
         };
         if f.attrs.primary_key.is_some() || f.ident == pk_ident {
             info = quote! { #info.primary_key() };

@@ -68,6 +68,26 @@ impl Dialect {
         out.push('"');
     }
 
+    /// Appends `text` as a SQL string literal, for DDL (which takes no
+    /// binds); quotes are doubled. On PostgreSQL, text with a backslash
+    /// becomes an escape-string literal (`E'…'`, backslashes doubled), which
+    /// reads the same whatever `standard_conforming_strings` says.
+    pub(crate) fn push_string_literal(self, out: &mut String, text: &str) {
+        let escaped = self == Dialect::Postgres && text.contains('\\');
+        if escaped {
+            out.push('E');
+        }
+        out.push('\'');
+        for c in text.chars() {
+            match c {
+                '\'' => out.push_str("''"),
+                '\\' if escaped => out.push_str("\\\\"),
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+    }
+
     /// The `ESCAPE` clause of the LIKE helpers, naming the backslash as the
     /// escape character. PostgreSQL gets an escape-string literal (`E'\\'`),
     /// which reads the same whatever `standard_conforming_strings` says: the
@@ -136,6 +156,19 @@ mod tests {
     fn like_escape_reads_the_same_whatever_standard_conforming_strings() {
         assert_eq!(Dialect::Postgres.like_escape(), r" ESCAPE E'\\'");
         assert_eq!(Dialect::Sqlite.like_escape(), r" ESCAPE '\'");
+    }
+
+    #[test]
+    fn string_literals_double_quotes_and_escape_backslashes_on_postgres() {
+        let lit = |d: Dialect, t: &str| {
+            let mut s = String::new();
+            d.push_string_literal(&mut s, t);
+            s
+        };
+        assert_eq!(lit(Dialect::Postgres, "it's"), "'it''s'");
+        assert_eq!(lit(Dialect::Sqlite, "it's"), "'it''s'");
+        assert_eq!(lit(Dialect::Postgres, r"a\b'"), r"E'a\\b'''");
+        assert_eq!(lit(Dialect::Sqlite, r"a\b"), r"'a\b'");
     }
 
     #[test]

@@ -1,14 +1,22 @@
 //! What Rust types a column can hold, and which lookups each allows.
 
-use crate::value::{Decode, SqlType, ToValue};
+use crate::value::{Allowed, Decode, SqlType, ToValue};
 
 /// A Rust type a model field (and so a column) can have: the scalar types
-/// of the [value table](crate::Value) and `Option` of them for nullable
-/// columns.
+/// of the [value table](crate::Value), your own enums and newtypes with
+/// [`#[derive(FieldType)]`](derive@crate::FieldType), and `Option` of them
+/// for nullable columns.
+///
+/// A type of your own written by hand implements [`ToValue`], [`Decode`],
+/// `FieldType` (with `Base = Self`) and [`NonNull`]; its values are then
+/// usable in filters and assignments like a built-in type's. Its
+/// `to_value` must not fail: a filter has nowhere to report the error and
+/// would compare with NULL.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be the type of a model field",
     label = "not a column type",
-    note = "column types: bool, i16, i32, i64, f32, f64, String, Vec<u8>, the chrono / uuid / json types behind features, and Option of any of them"
+    note = "column types: bool, i16, i32, i64, f32, f64, String, Vec<u8>, the chrono / uuid / json types behind features, and Option of any of them",
+    note = "for an enum of unit variants or a newtype such as `struct BookId(i64);`, add `#[derive(sylvan::FieldType)]`"
 )]
 pub trait FieldType: Decode + ToValue + Clone + Send + Sync + 'static {
     /// The non-null type underneath (`i32` for both `i32` and `Option<i32>`).
@@ -17,6 +25,9 @@ pub trait FieldType: Decode + ToValue + Clone + Send + Sync + 'static {
     const NULLABLE: bool;
     /// The SQL type.
     const SQL_TYPE: SqlType;
+    /// The only values the column may hold, if the type restricts them (an
+    /// enum's variants): the column's `CHECK` constraint.
+    const ALLOWED: Option<Allowed> = None;
 }
 
 /// An integer type a database can generate as a key: `#[model(auto)]`
@@ -24,7 +35,7 @@ pub trait FieldType: Decode + ToValue + Clone + Send + Sync + 'static {
 #[diagnostic::on_unimplemented(
     message = "`auto` keys must be integers (i16, i32 or i64), not `{Self}`",
     label = "the database cannot generate this key",
-    note = "drop `auto` and set the key yourself, or make the field an integer"
+    note = "drop `auto` and set the key yourself, or make the field an integer (or a `#[derive(FieldType)]` newtype of one, such as `struct BookId(i64);`)"
 )]
 pub trait AutoKey: FieldType {}
 
@@ -59,7 +70,7 @@ ordered!(
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a non-null column type, so `Option<{Self}>` cannot be a column type",
     label = "not a column type",
-    note = "`Option<T>` is a nullable column of `T`, where `T` is one of bool, i16, i32, i64, f32, f64, String, Vec<u8>, or the chrono / uuid / json types behind features (not another `Option`)"
+    note = "`Option<T>` is a nullable column of `T`, where `T` is one of bool, i16, i32, i64, f32, f64, String, Vec<u8>, or the chrono / uuid / json types behind features (not another `Option`); an enum or newtype of your own becomes one with `#[derive(sylvan::FieldType)]`"
 )]
 pub trait NonNull: FieldType {}
 
@@ -75,7 +86,8 @@ pub trait Nullable: FieldType {}
 #[diagnostic::on_unimplemented(
     message = "this lookup needs a text column, but this column holds `{Self}`",
     label = "not a text column",
-    note = "`contains`, `icontains`, `startswith`, `endswith`, `like` and `ilike` apply to String and Option<String> columns"
+    note = "`contains`, `icontains`, `startswith`, `endswith`, `like` and `ilike` apply to String columns, `#[derive(FieldType)]` newtypes of String, and Option of them",
+    note = "to match a `#[derive(FieldType)]` enum column, compare whole variants with `eq` or `in_`"
 )]
 pub trait Text: FieldType {}
 
@@ -130,6 +142,7 @@ impl<T: NonNull> FieldType for Option<T> {
     type Base = T;
     const NULLABLE: bool = true;
     const SQL_TYPE: SqlType = T::SQL_TYPE;
+    const ALLOWED: Option<Allowed> = T::ALLOWED;
 }
 
 impl<T: NonNull> Nullable for Option<T> {}

@@ -4,6 +4,7 @@
 mod column;
 mod condition;
 mod field;
+mod newtype;
 mod operand;
 mod order;
 mod pattern;
@@ -16,6 +17,7 @@ mod write;
 pub use column::Column;
 pub use condition::Condition;
 pub use field::{AutoKey, FieldType, NonNull, Nullable, Numeric, Ordered, Text};
+pub use newtype::Newtype;
 pub use operand::{Expr, IntoOperand};
 pub use order::{IntoOrders, Order};
 pub use pattern::PatternText;

@@ -2,7 +2,7 @@
 //! (Django's F expressions), typed by model and column type.
 
 use super::column::Column;
-use super::field::{FieldType, Numeric};
+use super::field::{FieldType, NonNull, Numeric};
 use crate::value::Value;
 use std::marker::PhantomData;
 
@@ -75,10 +75,17 @@ impl<M, T> std::fmt::Debug for Expr<M, T> {
 /// Something that can stand where a column of type `T` of model `M` is
 /// expected: a value of that type, a column of `M` with the same base type,
 /// or an expression over `M`'s columns.
+///
+/// Every non-null column type ([`NonNull`]) is a value of its own columns
+/// and of their `Option` (`None` is NULL); a `String` column also takes
+/// `&str` and `&String`, a `Vec<u8>` column `&[u8]`. So a type of your own
+/// with [`#[derive(FieldType)]`](derive@crate::FieldType) filters like a
+/// built-in one: `Book::ID.eq(BookId(3))`.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be used where a `{T}` column value of this model is expected",
+    message = "`{Self}` is not a value, column or expression for a `{T}` column of this model",
     label = "expected a `{T}` value, or a column or expression of the same model and type",
-    note = "values must have the column's exact Rust type (e.g. `18` for an i32 column, `\"x\"` or a String for a String column); columns must belong to the same model"
+    note = "values must have the column's exact Rust type (e.g. `18` for an i32 column, `\"x\"` or a String for a String column, `BookId(3)` for a column of the newtype `BookId`); columns must belong to the same model",
+    note = "a type of your own becomes a value of its columns with `#[derive(sylvan::FieldType)]` (an enum of unit variants, or a newtype such as `struct BookId(i64);`), or by implementing `sylvan::NonNull` next to `FieldType`"
 )]
 pub trait IntoOperand<M, T> {
     #[doc(hidden)]
@@ -105,10 +112,35 @@ where
     }
 }
 
-/// `impl IntoOperand<M, T> for V` for a value type `V` and the column types
-/// `T` and `Option<T>` it binds to. Keyed on the column type (not on a
+/// A value of a column's own type. Keyed on the column type (not on a
 /// shared base) so an integer literal infers the column's exact type.
-macro_rules! value_operands {
+impl<M, T: NonNull> IntoOperand<M, T> for T {
+    fn into_operand(self) -> Operand {
+        Operand::Value(value_of(self))
+    }
+}
+
+/// A value for a nullable column of its type.
+impl<M, T: NonNull> IntoOperand<M, Option<T>> for T {
+    fn into_operand(self) -> Operand {
+        Operand::Value(value_of(self))
+    }
+}
+
+/// `None` is SQL NULL: `eq(None)` is `IS NULL`, `ne(None)` is
+/// `IS NOT NULL`, and `set(None)` stores NULL.
+impl<M, T: NonNull> IntoOperand<M, Option<T>> for Option<T> {
+    fn into_operand(self) -> Operand {
+        Operand::Value(match self {
+            Some(v) => value_of(v),
+            None => Value::Null,
+        })
+    }
+}
+
+/// `impl IntoOperand<M, T> for V` for a borrowed value type `V` and the
+/// column types `T` and `Option<T>` it binds to.
+macro_rules! borrowed_operands {
     ($($v:ty => $t:ty),* $(,)?) => {$(
         impl<M> IntoOperand<M, $t> for $v {
             fn into_operand(self) -> Operand {
@@ -120,8 +152,7 @@ macro_rules! value_operands {
                 Operand::Value(value_of(self))
             }
         }
-        /// `None` is SQL NULL: `eq(None)` is `IS NULL`, `ne(None)` is
-        /// `IS NOT NULL`, and `set(None)` stores NULL.
+        /// `None` is SQL NULL.
         impl<M> IntoOperand<M, Option<$t>> for Option<$v> {
             fn into_operand(self) -> Operand {
                 Operand::Value(match self {
@@ -133,38 +164,18 @@ macro_rules! value_operands {
     )*};
 }
 
+/// The value of a column type: their conversions do not fail (a column
+/// type's `to_value` must not, see [`FieldType`]), and a filter has nowhere
+/// to report an error.
 fn value_of<V: crate::value::ToValue>(v: V) -> Value {
-    // The value types listed here convert infallibly.
     v.into_value().unwrap_or(Value::Null)
 }
 
-value_operands!(
-    bool => bool,
-    i16 => i16,
-    i32 => i32,
-    i64 => i64,
-    f32 => f32,
-    f64 => f64,
-    String => String,
+borrowed_operands!(
     &str => String,
     &String => String,
-    Vec<u8> => Vec<u8>,
     &[u8] => Vec<u8>,
 );
-
-#[cfg(feature = "chrono")]
-value_operands!(
-    chrono::NaiveDateTime => chrono::NaiveDateTime,
-    chrono::DateTime<chrono::Utc> => chrono::DateTime<chrono::Utc>,
-    chrono::NaiveDate => chrono::NaiveDate,
-    chrono::NaiveTime => chrono::NaiveTime,
-);
-
-#[cfg(feature = "uuid")]
-value_operands!(uuid::Uuid => uuid::Uuid);
-
-#[cfg(feature = "json")]
-value_operands!(serde_json::Value => serde_json::Value);
 
 macro_rules! arithmetic {
     ($($trait:ident $method:ident $op:ident),*) => {$(

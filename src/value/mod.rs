@@ -3,6 +3,7 @@
 //! Users' documentation (the type table per backend, precision and range
 //! rules) is `docs/guide/types.md`, rendered as `sylvan::docs::types`.
 
+mod allowed;
 mod decode;
 mod encode;
 #[cfg(feature = "chrono")]
@@ -17,6 +18,7 @@ pub(crate) mod time_formats {
     pub(crate) const TIME: &str = "%H:%M:%S%.f";
 }
 
+pub use allowed::Allowed;
 pub use decode::{Decode, ValueRef};
 pub use encode::{Binds, ToValue};
 

@@ -6,6 +6,7 @@
 mod aggregate;
 mod cancel;
 mod commit_truth;
+mod enum_column;
 mod errors;
 mod fault;
 mod filter_prop;
@@ -15,6 +16,7 @@ mod like_escape;
 mod migrate;
 mod migrate_transactions;
 mod model;
+mod newtype_column;
 mod pattern_text;
 mod pool;
 mod pooler;
