@@ -115,8 +115,8 @@ pub use query::{
     Order, Ordered, PatternText, Projection, QuerySet, RowLock, Selectable, Text, Values,
 };
 pub use relation::{
-    AppendRelated, ChildRelation, ForeignKeyType, JoinChildren, ManyToMany, OnDelete, References,
-    RelatedList, RelatedPath, Relation, Reverse, SelectRelated, Then,
+    AppendRelated, ChildRelation, FifthPath, ForeignKeyType, JoinChildren, ManyToMany, OnDelete,
+    References, RelatedList, RelatedPath, Relation, Reverse, SelectRelated, Then,
 };
 pub use router::{
     on_primary, MemberRole, MemberStatus, Route, RoutingPolicy, Statement, DEFAULT_MAX_REPLICA_LAG,

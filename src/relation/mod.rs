@@ -12,7 +12,7 @@ pub use children::{ChildRelation, JoinChildren};
 pub use many::ManyToMany;
 pub use path::{RelatedPath, Then};
 pub use reverse::Reverse;
-pub use select::{AppendRelated, RelatedList, SelectRelated};
+pub use select::{AppendRelated, FifthPath, RelatedList, SelectRelated};
 
 use crate::error::{Error, Result};
 use crate::executor::Executor;
@@ -137,7 +137,7 @@ impl<M, R, K> Relation<M, R, K> {
     /// This foreign key followed by `next`, a foreign key (or chain) of
     /// `R`, for [`QuerySet::select_related`](crate::QuerySet::select_related):
     /// `Loan::BOOK.then(Book::AUTHOR)`. See [`Then`].
-    pub const fn then<P>(self, next: P) -> Then<M, R, K, P> {
+    pub const fn then<P: RelatedPath<R>>(self, next: P) -> Then<M, R, K, P> {
         Then::new(self, next)
     }
 }

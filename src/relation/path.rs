@@ -88,7 +88,7 @@ impl Joins {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a foreign key of `{M}`, nor a chain of them starting at `{M}`",
     label = "does not start at `{M}`",
-    note = "pass a relation constant of `{M}` itself (`Loan::BOOK` for `Loan`), and chain the next step from its target: `Loan::BOOK.then(Book::AUTHOR)`"
+    note = "each step is a relation constant of the model the previous step points at (the first one, of the queried model): `Loan::objects().select_related(Loan::BOOK.then(Book::AUTHOR))` goes Loan → Book, then Book → Author"
 )]
 pub trait RelatedPath<M>: Copy + 'static {
     /// What the path loads per row: the related row (`Option` of it when a

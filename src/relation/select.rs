@@ -28,11 +28,6 @@ pub trait RelatedList<M>: Copy + 'static {
 }
 
 /// A [`RelatedList`] that one more path can join (one with fewer than four).
-#[diagnostic::on_unimplemented(
-    message = "a select_related query joins at most four paths",
-    label = "a fifth path",
-    note = "load the other rows with a prefetch (`Relation::load_for`) or a second query"
-)]
 pub trait AppendRelated<M, P>: RelatedList<M> {
     /// The list with `P` at its end.
     type Output: RelatedList<M>;
@@ -76,6 +71,29 @@ related_list!(A; B);
 related_list!(A, B; C);
 related_list!(A, B, C; D);
 related_list!(A, B, C, D);
+
+/// A fifth path given to a select_related query: never implemented, so
+/// that the error names the limit and the way around it.
+#[diagnostic::on_unimplemented(
+    message = "a select_related query joins at most four paths",
+    label = "a fifth path",
+    note = "load the other rows with a prefetch (`Relation::load_for`, `Reverse::load_for`) or a query of their own"
+)]
+pub trait FifthPath {}
+
+impl<M: Model + Send, A, B, C, D, E> AppendRelated<M, E> for (A, B, C, D)
+where
+    A: RelatedPath<M>,
+    B: RelatedPath<M>,
+    C: RelatedPath<M>,
+    D: RelatedPath<M>,
+    E: RelatedPath<M> + FifthPath,
+{
+    type Output = (A, B, C, D);
+    fn append(self, _: E) -> Self::Output {
+        self
+    }
+}
 
 /// A query for `M` rows each with the rows its foreign keys point at, in
 /// one JOIN query: made by [`QuerySet::select_related`], which may be
