@@ -419,7 +419,7 @@ async fn orm_assoc(db: &Database) -> Tree<User, Post, Comment> {
     nest(users, unflatten(posts, &lens), comments)
 }
 
-fn orm_medium() -> sylvan::SelectRelated<Post, User, i64> {
+fn orm_medium() -> sylvan::SelectRelated<Post, (sylvan::Relation<Post, User, i64>,)> {
     Post::objects()
         .filter(Post::USER_ID.le(MEDIUM_USERS) & Post::TITLE.like(MEDIUM_TITLE))
         .order_by(Post::ID.asc())

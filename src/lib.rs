@@ -116,7 +116,10 @@ pub use query::{
     OnConflict, Order, Ordered, PatternText, Projection, QuerySet, RowLock, Selectable, Text,
     Values,
 };
-pub use relation::{ForeignKeyType, OnDelete, References, Relation, SelectRelated};
+pub use relation::{
+    AppendRelated, ChildRelation, FifthPath, ForeignKeyType, JoinChildren, ManyToMany, OnDelete,
+    References, RelatedList, RelatedPath, Relation, Reverse, SelectRelated, Then,
+};
 pub use router::{
     on_primary, MemberRole, MemberStatus, Route, RoutingPolicy, Statement, DEFAULT_MAX_REPLICA_LAG,
     DEFAULT_REPLICA_CHECK_INTERVAL, DEFAULT_REPLICA_CHECK_TIMEOUT,

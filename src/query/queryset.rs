@@ -223,20 +223,27 @@ impl<M: Model> QuerySet<M> {
 
     /// Each row with its related row through a foreign key, in one JOIN
     /// query (`LEFT JOIN` for a nullable key): see [`crate::Relation`].
+    /// `path` may be a chain (`Loan::BOOK.then(Book::AUTHOR)`, see
+    /// [`crate::Then`]), and more paths join the same query by chaining
+    /// [`SelectRelated::select_related`](crate::SelectRelated::select_related).
     /// `distinct` and `select_for_update` carry over (see
     /// [`SelectRelated::to_sql`](crate::SelectRelated::to_sql)).
-    pub fn select_related<R, K>(
-        self,
-        relation: crate::Relation<M, R, K>,
-    ) -> crate::SelectRelated<M, R, K>
+    pub fn select_related<P>(self, path: P) -> crate::SelectRelated<M, (P,)>
     where
         M: Send,
-        R: Model + Send,
-        R::PrimaryKey: std::hash::Hash + Eq,
-        K: crate::ForeignKeyType<R::PrimaryKey>,
-        K::Joined<R>: Send + 'static,
+        P: crate::RelatedPath<M>,
     {
-        crate::SelectRelated::new(self, relation)
+        crate::SelectRelated::new(self, (path,))
+    }
+
+    /// Each row with its children through `relation`, a foreign key of
+    /// another model pointing at this one, in one `LEFT JOIN` query: see
+    /// [`JoinChildren`](crate::JoinChildren).
+    pub fn join_children<F>(self, relation: F) -> crate::JoinChildren<M, F::Child, F::Key>
+    where
+        F: crate::ChildRelation<M>,
+    {
+        crate::JoinChildren::new(self, relation.into_relation())
     }
 
     pub(crate) fn render_select(&self, dialect: Dialect) -> (String, Vec<Value>) {

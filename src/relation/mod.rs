@@ -2,13 +2,22 @@
 //! number of queries. Users' documentation: `docs/guide/relations.md`,
 //! rendered as `sylvan::docs::relations`.
 
+mod children;
+mod many;
+mod path;
+mod reverse;
+mod select;
+
+pub use children::{ChildRelation, JoinChildren};
+pub use many::ManyToMany;
+pub use path::{RelatedPath, Then};
+pub use reverse::Reverse;
+pub use select::{AppendRelated, FifthPath, RelatedList, SelectRelated};
+
 use crate::error::{Error, Result};
-use crate::executor::private::Origin;
 use crate::executor::Executor;
 use crate::model::Model;
-use crate::query::{Column, Condition, FieldType, QuerySet, SqlWriter};
-use crate::row::{Cardinality, FromRow, Row};
-use crate::value::Value;
+use crate::query::{Column, Condition, FieldType};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::marker::PhantomData;
@@ -118,6 +127,19 @@ impl<M, R, K> Relation<M, R, K> {
     pub const fn column(&self) -> Column<M, K> {
         self.column
     }
+
+    /// The same foreign key seen from the referenced model `R`: its `M`
+    /// rows (Django's `author.book_set`). See [`Reverse`].
+    pub const fn reverse(self) -> Reverse<R, M, K> {
+        Reverse::new(self)
+    }
+
+    /// This foreign key followed by `next`, a foreign key (or chain) of
+    /// `R`, for [`QuerySet::select_related`](crate::QuerySet::select_related):
+    /// `Loan::BOOK.then(Book::AUTHOR)`. See [`Then`].
+    pub const fn then<P: RelatedPath<R>>(self, next: P) -> Then<M, R, K, P> {
+        Then::new(self, next)
+    }
 }
 
 impl<M, R, K> Relation<M, R, K>
@@ -198,159 +220,5 @@ where
     ) -> Result<Vec<(R, Vec<M>)>> {
         let children = self.load_for(&parents, executor).await?;
         Ok(parents.into_iter().zip(children).collect())
-    }
-}
-
-/// A query for `M` rows each with its related `R` row, in one JOIN query:
-/// made by [`QuerySet::select_related`].
-#[must_use = "a query does nothing until .all() runs it"]
-pub struct SelectRelated<M, R, K> {
-    query: QuerySet<M>,
-    relation: Relation<M, R, K>,
-}
-
-impl<M, R, K> std::fmt::Debug for SelectRelated<M, R, K> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SelectRelated")
-            .field("query", &self.query)
-            .field("relation", &self.relation)
-            .finish()
-    }
-}
-
-/// The alias of the joined table (so a model can relate to itself).
-const JOINED: &str = "sylvan_related";
-
-impl<M, R, K> SelectRelated<M, R, K>
-where
-    M: Model + Send,
-    R: Model + Send,
-    R::PrimaryKey: Hash + Eq,
-    K: ForeignKeyType<R::PrimaryKey>,
-    K::Joined<R>: Send + 'static,
-{
-    pub(crate) fn new(query: QuerySet<M>, relation: Relation<M, R, K>) -> Self {
-        SelectRelated { query, relation }
-    }
-
-    /// The SELECT this runs, for `dialect`, and its number of binds.
-    ///
-    /// The query's `distinct` and `select_for_update` carry over: DISTINCT
-    /// over both models' columns, and on PostgreSQL `FOR UPDATE OF` the
-    /// queried model's table, which locks its rows only (PostgreSQL cannot
-    /// lock the nullable side of a `LEFT JOIN`; lock the related rows with
-    /// a query of their own when that is needed).
-    ///
-    /// ```
-    /// use sylvan::{Dialect, Model, RowLock};
-    /// #[derive(Model)]
-    /// struct Author { #[model(primary_key, auto)] id: i64, name: String }
-    /// #[derive(Model)]
-    /// struct Book {
-    ///     #[model(primary_key, auto)] id: i64,
-    ///     #[model(foreign_key = Author)] author_id: Option<i64>,
-    ///     title: String,
-    /// }
-    /// let q = Book::objects()
-    ///     .filter(Book::TITLE.startswith("A"))
-    ///     .distinct()
-    ///     .select_for_update(RowLock::SkipLocked)
-    ///     .select_related(Book::AUTHOR);
-    /// assert_eq!(
-    ///     q.to_sql(Dialect::Postgres).0,
-    ///     r#"SELECT DISTINCT "book"."id", "book"."author_id", "book"."title", "sylvan_related"."id", "sylvan_related"."name" FROM "book" LEFT JOIN "author" AS "sylvan_related" ON "sylvan_related"."id" = "book"."author_id" WHERE (("book"."title" LIKE $1 ESCAPE E'\\')) FOR UPDATE OF "book" SKIP LOCKED"#
-    /// );
-    /// assert_eq!(
-    ///     q.to_sql(Dialect::Sqlite).0,
-    ///     r#"SELECT DISTINCT "book"."id", "book"."author_id", "book"."title", "sylvan_related"."id", "sylvan_related"."name" FROM "book" LEFT JOIN "author" AS "sylvan_related" ON "sylvan_related"."id" = "book"."author_id" WHERE (("book"."title" GLOB ?1))"#
-    /// );
-    /// ```
-    pub fn to_sql(&self, dialect: crate::Dialect) -> (String, usize) {
-        let (sql, binds) = self.render(dialect);
-        (sql, binds.len())
-    }
-
-    fn render(&self, dialect: crate::Dialect) -> (String, Vec<Value>) {
-        let mut w = SqlWriter::new(dialect);
-        w.push_sql(if self.query.distinct {
-            "SELECT DISTINCT "
-        } else {
-            "SELECT "
-        });
-        for (i, c) in M::COLUMNS.iter().enumerate() {
-            if i > 0 {
-                w.push_sql(", ");
-            }
-            w.push_column(M::TABLE, c);
-        }
-        for c in R::COLUMNS {
-            w.push_sql(", ");
-            w.push_column(JOINED, c);
-        }
-        let positions = self
-            .query
-            .push_distinct_order_terms(&mut w, M::COLUMNS.len() + R::COLUMNS.len());
-        w.push_sql(" FROM ");
-        w.push_identifier(M::TABLE);
-        w.push_sql(if <K as FieldType>::NULLABLE {
-            " LEFT JOIN "
-        } else {
-            " JOIN "
-        });
-        w.push_identifier(R::TABLE);
-        w.push_sql(" AS ");
-        w.push_identifier(JOINED);
-        w.push_sql(" ON ");
-        w.push_column(JOINED, R::COLUMNS[R::PRIMARY_KEY_INDEX]);
-        w.push_sql(" = ");
-        w.push_column(M::TABLE, self.relation.column.name());
-        self.query.push_where(&mut w);
-        w.push_orders_with(&self.query.orders, |i| positions[i]);
-        w.push_limit_offset(self.query.limit, self.query.offset);
-        // Only the queried model's rows are locked: PostgreSQL cannot lock
-        // the nullable side of a LEFT JOIN.
-        self.query.push_lock_of(&mut w, Some(M::TABLE));
-        w.finish()
-    }
-
-    /// Every matching row with its related row.
-    pub async fn all<E: Executor>(&self, executor: &E) -> Result<Vec<(M, K::Joined<R>)>> {
-        let (sql, binds) = self.render(executor.dialect());
-        let rows: Vec<Joined<M, R, K>> = executor
-            .run_query(&sql, Ok(binds), Cardinality::All, Origin::Rendered)
-            .await?;
-        Ok(rows.into_iter().map(|j| (j.model, j.related)).collect())
-    }
-}
-
-/// One row of a select_related query.
-struct Joined<M, R, K: ForeignKeyType<R::PrimaryKey>>
-where
-    R: Model,
-{
-    model: M,
-    related: K::Joined<R>,
-}
-
-impl<M, R, K> FromRow for Joined<M, R, K>
-where
-    M: Model + Send,
-    R: Model + Send,
-    K: ForeignKeyType<R::PrimaryKey>,
-    K::Joined<R>: Send + 'static,
-{
-    fn from_row(row: &Row<'_>) -> Result<Self> {
-        let model = M::from_row_at(row, 0)?;
-        let offset = M::COLUMNS.len();
-        let key_index = offset + R::PRIMARY_KEY_INDEX;
-        let related = if row.value_ref(key_index)? == crate::value::ValueRef::Null {
-            None
-        } else {
-            Some(R::from_row_at(row, offset)?)
-        };
-        Ok(Joined {
-            model,
-            related: K::joined(related)?,
-        })
     }
 }

@@ -1,0 +1,36 @@
+use sylvan::Model;
+
+#[derive(Model)]
+struct Author {
+    #[model(primary_key)]
+    id: i64,
+}
+
+#[derive(Model)]
+struct Book {
+    #[model(primary_key)]
+    id: i64,
+    #[model(foreign_key = Author)]
+    author_id: i64,
+}
+
+#[derive(Model)]
+struct Member {
+    #[model(primary_key)]
+    id: i64,
+}
+
+#[derive(Model)]
+struct Loan {
+    #[model(primary_key)]
+    id: i64,
+    #[model(foreign_key = Book)]
+    book_id: i64,
+    #[model(foreign_key = Member)]
+    member_id: Option<i64>,
+}
+
+fn main() {
+    // Book::AUTHOR is a key of Book, not of Loan.
+    let _ = Loan::objects().select_related(Book::AUTHOR);
+}
