@@ -174,6 +174,23 @@ impl SqlWriter {
     }
 
     fn push_in(&mut self, lhs: &Operand, list: &[Operand], sql_type: SqlType) {
+        if self.dialect == Dialect::Postgres && list.len() > 1 {
+            if let Some(array) = pg_array_literal(list) {
+                // One bind whatever the number of values, so one prepared
+                // statement serves every list length; the server reads it
+                // as a native array (`= ANY` is what it makes of `IN`).
+                self.push_sql("(");
+                self.push_operand(lhs);
+                // The bind is text (typed so by the inner cast), read as
+                // an array by the outer one.
+                self.push_sql(" = ANY(CAST(CAST(");
+                self.push_bind(Value::Text(array));
+                self.push_sql(" AS TEXT) AS ");
+                self.push_sql(self.dialect.type_name(sql_type));
+                self.push_sql("[])))");
+                return;
+            }
+        }
         if list.len() > IN_LIST_INLINE_MAX {
             if let Some(json) = json_array(list, self.dialect) {
                 self.push_sql("(");
@@ -380,6 +397,44 @@ fn json_array(list: &[Operand], dialect: Dialect) -> Option<String> {
     Some(out)
 }
 
+/// The values of an IN list as a PostgreSQL array literal (`{1,2,3}`,
+/// `{"a","b\"c"}`), when each is a bool, an integer, text or a UUID:
+/// types whose text form the server reads back exactly. Other lists keep
+/// their per-value binds (or their JSON form past
+/// [`IN_LIST_INLINE_MAX`]).
+fn pg_array_literal(list: &[Operand]) -> Option<String> {
+    let mut out = String::with_capacity(2 + list.len() * 8);
+    out.push('{');
+    for (i, op) in list.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let Operand::Value(v) = op else { return None };
+        match v {
+            Value::Null => out.push_str("NULL"),
+            Value::Bool(b) => out.push(if *b { 't' } else { 'f' }),
+            Value::I16(n) => out.push_str(&n.to_string()),
+            Value::I32(n) => out.push_str(&n.to_string()),
+            Value::I64(n) => out.push_str(&n.to_string()),
+            Value::Text(s) => {
+                out.push('"');
+                for c in s.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            }
+            #[cfg(feature = "uuid")]
+            Value::Uuid(u) => out.push_str(&u.hyphenated().to_string()),
+            _ => return None,
+        }
+    }
+    out.push('}');
+    Some(out)
+}
+
 fn push_json_float(out: &mut String, f: f64, dialect: Dialect) -> Option<()> {
     if f.is_finite() {
         out.push_str(&format!("{f:e}"));
@@ -424,6 +479,25 @@ fn push_json_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pg_array_literals_quote_text_and_refuse_other_types() {
+        let v = |v: Value| Operand::Value(v);
+        assert_eq!(
+            pg_array_literal(&[v(Value::I64(1)), v(Value::Null), v(Value::I64(-3))]).as_deref(),
+            Some("{1,NULL,-3}")
+        );
+        assert_eq!(
+            pg_array_literal(&[
+                v(Value::Text(r#"a "q" \ b"#.into())),
+                v(Value::Text("NULL".into()))
+            ])
+            .as_deref(),
+            Some(r#"{"a \"q\" \\ b","NULL"}"#)
+        );
+        assert_eq!(pg_array_literal(&[v(Value::F64(0.1))]), None);
+        assert_eq!(pg_array_literal(&[v(Value::Blob(vec![1]))]), None);
+    }
 
     #[test]
     fn glob_translation() {
