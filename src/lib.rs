@@ -110,10 +110,13 @@ pub use migrate::{AppliedMigration, Migration, Migrations};
 pub use model::{FieldInfo, Model};
 pub use pool::{PoolConfig, PoolStatus, DEFAULT_LIVENESS_CHECK_AFTER};
 pub use query::{
-    Aggregate, Assignment, AutoKey, Column, ColumnList, Condition, ConflictTarget, Expr, FieldType,
-    GroupedQuerySet, IntoGroupBy, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, OnConflict,
-    Order, Ordered, PatternText, Projection, QuerySet, RowLock, Selectable, Text, Values,
+    Aggregate, Annotated, Annotation, Assignment, AutoKey, Case, CaseWhen, Column, ColumnList,
+    Condition, ConflictTarget, Expr, FieldType, Grouped, GroupedQuerySet, Having, IntoGroupBy,
+    IntoHaving, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, OnConflict, Order, Ordered,
+    PatternText, Projection, QuerySet, RowLock, Selectable, Subquery, Text, Values,
 };
+#[cfg(feature = "json")]
+pub use query::{JsonKey, JsonScalar};
 pub use relation::{ForeignKeyType, OnDelete, References, Relation, SelectRelated};
 pub use router::{
     on_primary, MemberRole, MemberStatus, Route, RoutingPolicy, Statement, DEFAULT_MAX_REPLICA_LAG,

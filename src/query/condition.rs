@@ -66,6 +66,16 @@ pub(crate) enum Node {
         column: &'static str,
         filter: Box<Node>,
     },
+    /// `operand IN (select)`.
+    InSelect(Operand, Box<super::statement::Select>),
+    /// `EXISTS (select)`.
+    Exists(Box<super::statement::Select>),
+    /// The JSON object `operand` has the top-level key.
+    #[cfg(feature = "json")]
+    JsonHasKey(Operand, String),
+    /// The JSON `operand` contains the JSON document (PostgreSQL's `@>`).
+    #[cfg(feature = "json")]
+    JsonContains(Operand, serde_json::Value),
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),

@@ -63,6 +63,14 @@ impl<M> Clone for Order<M> {
     }
 }
 
+impl<M> PartialEq for Order<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.operand == other.operand
+            && self.descending == other.descending
+            && self.nulls == other.nulls
+    }
+}
+
 impl<M> std::fmt::Debug for Order<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Order")

@@ -4,6 +4,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod aggregate;
+mod annotate;
 mod cancel;
 mod commit_truth;
 mod errors;
@@ -11,6 +12,8 @@ mod fault;
 mod filter_prop;
 mod handoff;
 mod insert_keys;
+#[cfg(feature = "json")]
+mod json_lookup;
 mod like_escape;
 mod migrate;
 mod migrate_transactions;
@@ -35,6 +38,7 @@ mod sqlite_faults;
 mod statements;
 mod stream;
 mod stream_any;
+mod subquery;
 #[allow(dead_code)]
 mod support;
 mod time_precision;
