@@ -111,9 +111,9 @@ pub use model::{FieldInfo, Model};
 pub use pool::{PoolConfig, PoolStatus, DEFAULT_LIVENESS_CHECK_AFTER};
 pub use query::{
     Aggregate, Annotated, Annotation, Assignment, AutoKey, Case, CaseWhen, Column, ColumnList,
-    Condition, ConflictTarget, Expr, FieldType, Grouped, GroupedQuerySet, Having, IntoGroupBy,
-    IntoHaving, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, OnConflict, Order, Ordered,
-    PatternText, Projection, QuerySet, RowLock, Selectable, Subquery, Text, Values,
+    Condition, ConflictTarget, Expr, FieldType, Grouped, GroupedQuerySet, Having, IntoCondition,
+    IntoGroupBy, IntoHaving, IntoOperand, IntoOrders, NonNull, Nullable, Numeric, OnConflict,
+    Order, Ordered, PatternText, Projection, QuerySet, RowLock, Selectable, Subquery, Text, Values,
 };
 #[cfg(feature = "json")]
 pub use query::{JsonKey, JsonScalar};

@@ -165,6 +165,25 @@ impl<M> Condition<M> {
     }
 }
 
+/// What [`QuerySet::filter`](crate::QuerySet::filter) and
+/// [`exclude`](crate::QuerySet::exclude) take: a [`Condition`] on the
+/// queried model's rows.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot filter this model's rows",
+    label = "expected a condition on the queried model's columns",
+    note = "a condition on an aggregate goes in `.annotate(…).having(…)` or `.values(…).having(…)`; a condition on another model's rows goes through a relation: `Child::PARENT.has(…)`, `Child::PARENT.any(…)`"
+)]
+pub trait IntoCondition<M> {
+    #[doc(hidden)]
+    fn into_condition(self) -> Condition<M>;
+}
+
+impl<M> IntoCondition<M> for Condition<M> {
+    fn into_condition(self) -> Condition<M> {
+        self
+    }
+}
+
 impl<M> Clone for Condition<M> {
     fn clone(&self) -> Self {
         Condition::new(self.node.clone())

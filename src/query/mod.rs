@@ -22,7 +22,7 @@ mod write;
 pub use annotate::{Annotated, Annotation, Grouped, Having, IntoHaving};
 pub use case::{Case, CaseWhen};
 pub use column::Column;
-pub use condition::Condition;
+pub use condition::{Condition, IntoCondition};
 pub use field::{AutoKey, FieldType, NonNull, Nullable, Numeric, Ordered, Text};
 #[cfg(feature = "json")]
 pub use json::{JsonKey, JsonScalar};

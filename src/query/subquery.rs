@@ -6,7 +6,7 @@ use super::condition::{CmpOp, Condition, Node};
 use super::field::FieldType;
 use super::operand::{Expr, Operand};
 use super::queryset::QuerySet;
-use super::select::{Projection, Values};
+use super::select::{Aggregate, Projection, Values};
 use super::statement::Select;
 use crate::model::Model;
 use crate::relation::{ForeignKeyType, Relation};
@@ -31,17 +31,23 @@ pub trait Subquery<T> {
 #[doc(hidden)]
 pub struct SubquerySelect(Select);
 
-impl<R, P, T> Subquery<T> for Values<R, P>
-where
-    R: Model,
-    P: Projection<R>,
-    P::Row: FieldType,
-    T: FieldType<Base = <P::Row as FieldType>::Base>,
-{
-    fn select(&self) -> SubquerySelect {
-        SubquerySelect(self.statement())
-    }
+macro_rules! one_column_subquery {
+    ($($ty:ident),*) => {$(
+        impl<R, U, T> Subquery<T> for Values<R, $ty<R, U>>
+        where
+            R: Model,
+            U: FieldType,
+            $ty<R, U>: Projection<R>,
+            T: FieldType<Base = U::Base>,
+        {
+            fn select(&self) -> SubquerySelect {
+                SubquerySelect(self.statement())
+            }
+        }
+    )*};
 }
+
+one_column_subquery!(Column, Expr, Aggregate);
 
 macro_rules! in_subquery {
     ($ty:ident, $self_:ident => $operand:expr) => {
