@@ -292,6 +292,14 @@ async fn aggregates_over_two_relations_do_not_multiply() {
             ],
             "{k:?}"
         );
+        let (sql, _) = Member::objects()
+            .annotate((Loan::MEMBER.count(), Review::MEMBER.count()))
+            .having(Review::MEMBER.count().ge(1))
+            .to_sql(sylvan::Dialect::Postgres);
+        assert_eq!(
+            sql,
+            r#"SELECT "ann_members"."id", "ann_members"."name", "ann_members"."city", "ann_members"."referrer_id", (SELECT COUNT("sylvan_agg"."id") FROM "ann_loans" AS "sylvan_agg" WHERE "sylvan_agg"."member_id" = "ann_members"."id"), (SELECT COUNT("sylvan_agg"."id") FROM "ann_reviews" AS "sylvan_agg" WHERE "sylvan_agg"."member_id" = "ann_members"."id") FROM "ann_members" WHERE (((SELECT COUNT("sylvan_agg"."id") FROM "ann_reviews" AS "sylvan_agg" WHERE "sylvan_agg"."member_id" = "ann_members"."id") >= $1))"#
+        );
         // With group_by, two relations cannot be correlated: refused.
         let err = Member::objects()
             .group_by(Member::CITY)

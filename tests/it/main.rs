@@ -13,6 +13,8 @@ mod filter_prop;
 mod handoff;
 mod insert_keys;
 #[cfg(feature = "json")]
+mod json_contains_prop;
+#[cfg(feature = "json")]
 mod json_lookup;
 mod like_escape;
 mod migrate;
