@@ -73,7 +73,9 @@
 //!   relation constants, accessors, the [`Model`](trait@Model) and
 //!   [`FromRow`] impls, DDL);
 //! - [`docs::types`]: the type table per backend (Rust → PostgreSQL →
-//!   SQLite) with its precision and range rules;
+//!   SQLite) with its precision and range rules, and JSON lookups;
+//! - [`docs::annotations`]: aggregates over related rows (`annotate`),
+//!   HAVING, ordering by aggregates, subqueries and CASE WHEN;
 //! - [`docs::relations`]: foreign keys, relation filters, `select_related`
 //!   and prefetching;
 //! - [`docs::transactions`]: commit, drop, cancellation and poisoning, per

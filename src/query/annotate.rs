@@ -327,6 +327,7 @@ impl<M: Model + Send, A: Annotation<M> + 'static> Annotated<M, A> {
     pub fn to_sql(&self, dialect: Dialect) -> (String, usize) {
         let mut w = super::render::SqlWriter::new(dialect);
         w.push_select(&self.statement());
+        self.query.push_lock(&mut w);
         let (sql, binds) = w.finish();
         (sql, binds.len())
     }

@@ -274,6 +274,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
     pub fn to_sql(&self, dialect: Dialect) -> (String, usize) {
         let mut w = SqlWriter::new(dialect);
         w.push_select(&self.statement());
+        self.query.push_lock(&mut w);
         let (sql, binds) = w.finish();
         (sql, binds.len())
     }
