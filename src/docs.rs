@@ -19,3 +19,6 @@ pub mod transactions {}
 
 #[doc = include_str!("../docs/guide/migrations.md")]
 pub mod migrations {}
+
+#[doc = include_str!("../docs/guide/annotations.md")]
+pub mod annotations {}

@@ -73,8 +73,11 @@
 //!   relation constants, accessors, the [`Model`](trait@Model) and
 //!   [`FromRow`] impls, DDL);
 //! - [`docs::types`]: the type table per backend (Rust → PostgreSQL →
-//!   SQLite) with its precision and range rules, and your own enums and
-//!   newtypes as columns ([`#[derive(FieldType)]`](derive@FieldType));
+//!   SQLite) with its precision and range rules, your own enums and
+//!   newtypes as columns ([`#[derive(FieldType)]`](derive@FieldType)), and
+//!   JSON lookups;
+//! - [`docs::annotations`]: aggregates over related rows (`annotate`),
+//!   HAVING, ordering by aggregates, subqueries and CASE WHEN;
 //! - [`docs::relations`]: foreign keys, relation filters, `select_related`
 //!   and prefetching;
 //! - [`docs::transactions`]: commit, drop, cancellation and poisoning, per
@@ -111,11 +114,14 @@ pub use migrate::{AppliedMigration, Migration, Migrations};
 pub use model::{FieldInfo, Model};
 pub use pool::{PoolConfig, PoolStatus, DEFAULT_LIVENESS_CHECK_AFTER};
 pub use query::{
-    Aggregate, Assignment, AutoKey, Column, ColumnList, Condition, ConflictTarget, Expr, FieldType,
-    GroupedQuerySet, IntoGroupBy, IntoOperand, IntoOrders, Newtype, NonNull, Nullable, Numeric,
-    OnConflict, Order, Ordered, PatternText, Projection, QuerySet, RowLock, Selectable, Text,
-    Values,
+    Aggregate, Annotated, Annotation, Assignment, AutoKey, Case, CaseWhen, Column, ColumnList,
+    Condition, ConflictTarget, Expr, FieldType, Grouped, GroupedQuerySet, Having, IntoCondition,
+    IntoGroupBy, IntoHaving, IntoOperand, IntoOrders, Newtype, NonNull, Nullable, Numeric,
+    OnConflict, Order, Ordered, PatternText, Projection, QuerySet, RowLock, Selectable, Subquery,
+    Text, Values,
 };
+#[cfg(feature = "json")]
+pub use query::{JsonKey, JsonScalar};
 pub use relation::{
     AppendRelated, ChildRelation, FifthPath, ForeignKeyType, JoinChildren, ManyToMany, OnDelete,
     References, RelatedList, RelatedPath, Relation, Reverse, SelectRelated, Then,

@@ -66,6 +66,16 @@ pub(crate) enum Node {
         column: &'static str,
         filter: Box<Node>,
     },
+    /// `operand IN (select)`.
+    InSelect(Operand, Box<super::statement::Select>),
+    /// `EXISTS (select)`.
+    Exists(Box<super::statement::Select>),
+    /// The JSON object `operand` has the top-level key.
+    #[cfg(feature = "json")]
+    JsonHasKey(Operand, String),
+    /// The JSON `operand` contains the JSON document (PostgreSQL's `@>`).
+    #[cfg(feature = "json")]
+    JsonContains(Operand, serde_json::Value),
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
@@ -152,6 +162,25 @@ impl<M> Condition<M> {
     /// True when any condition is (an empty list is false).
     pub fn any(conditions: impl IntoIterator<Item = Condition<M>>) -> Self {
         Condition::new(Node::Or(conditions.into_iter().map(|c| c.node).collect()))
+    }
+}
+
+/// What [`QuerySet::filter`](crate::QuerySet::filter) and
+/// [`exclude`](crate::QuerySet::exclude) take: a [`Condition`] on the
+/// queried model's rows.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot filter this model's rows",
+    label = "expected a condition on the queried model's columns",
+    note = "a condition on an aggregate goes in `.annotate(…).having(…)` or `.values(…).having(…)`; a condition on another model's rows goes through a relation: `Child::PARENT.has(…)`, `Child::PARENT.any(…)`"
+)]
+pub trait IntoCondition<M> {
+    #[doc(hidden)]
+    fn into_condition(self) -> Condition<M>;
+}
+
+impl<M> IntoCondition<M> for Condition<M> {
+    fn into_condition(self) -> Condition<M> {
+        self
     }
 }
 

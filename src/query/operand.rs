@@ -19,6 +19,12 @@ pub enum Operand {
     Value(Value),
     /// `(lhs op rhs)`.
     Arith(Box<Operand>, ArithOp, Box<Operand>),
+    /// An aggregate call, over the queried rows or a relation's rows.
+    Aggregate(Box<super::aggregate::AggregateCall>),
+    /// `CASE WHEN … THEN … ELSE … END`.
+    Case(Box<super::case::CaseOperand>),
+    /// A value read from a JSON column by key path.
+    JsonGet(Box<super::json::JsonGet>),
 }
 
 /// An arithmetic operator.

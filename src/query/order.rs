@@ -63,6 +63,14 @@ impl<M> Clone for Order<M> {
     }
 }
 
+impl<M> PartialEq for Order<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.operand == other.operand
+            && self.descending == other.descending
+            && self.nulls == other.nulls
+    }
+}
+
 impl<M> std::fmt::Debug for Order<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Order")
@@ -77,7 +85,8 @@ impl<M> std::fmt::Debug for Order<M> {
 /// tuple or `Vec` of them.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an ordering of this model",
-    label = "expected `Model::COLUMN.asc()`, `.desc()`, a column of the same model, or a tuple of them"
+    label = "expected `Model::COLUMN.asc()`, `.desc()`, a column of the same model, or a tuple of them",
+    note = "to order by an aggregate, annotate with it first: `.annotate(agg.clone()).order_by(agg.desc())`, or select it: `.values((…, agg.clone())).order_by(agg.desc())`"
 )]
 pub trait IntoOrders<M> {
     #[doc(hidden)]

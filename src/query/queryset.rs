@@ -1,6 +1,6 @@
 //! `QuerySet<M>`: a lazy, typed query over one model's table.
 
-use super::condition::{Condition, Node};
+use super::condition::{IntoCondition, Node};
 use super::operand::Operand;
 use super::order::{IntoOrders, Order};
 use super::render::SqlWriter;
@@ -124,15 +124,16 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Keeps the rows matching `condition` (ANDed with earlier filters).
-    pub fn filter(mut self, condition: Condition<M>) -> Self {
+    pub fn filter(mut self, condition: impl IntoCondition<M>) -> Self {
+        let condition = condition.into_condition();
         self.filter = std::mem::replace(&mut self.filter, Node::True).and(condition.node);
         self
     }
 
     /// Drops the rows matching `condition`. Like SQL's `NOT`, a row whose
     /// condition is unknown (NULL) is dropped as well.
-    pub fn exclude(self, condition: Condition<M>) -> Self {
-        self.filter(!condition)
+    pub fn exclude(self, condition: impl IntoCondition<M>) -> Self {
+        self.filter(!condition.into_condition())
     }
 
     /// Orders by one or more terms, replacing any earlier order.

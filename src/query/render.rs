@@ -19,6 +19,9 @@ pub(crate) struct SqlWriter {
     dialect: Dialect,
     sql: String,
     binds: Vec<Value>,
+    /// Relation aggregates render as correlated subqueries (see
+    /// `statement.rs`).
+    pub(crate) correlate_aggregates: bool,
 }
 
 impl SqlWriter {
@@ -27,6 +30,7 @@ impl SqlWriter {
             dialect,
             sql: String::with_capacity(128),
             binds: Vec::new(),
+            correlate_aggregates: false,
         }
     }
 
@@ -80,6 +84,9 @@ impl SqlWriter {
                 self.push_operand(rhs);
                 self.push_sql(")");
             }
+            Operand::Aggregate(call) => self.push_aggregate(call),
+            Operand::Case(case) => self.push_case(case),
+            Operand::JsonGet(get) => self.push_json_get(get),
         }
     }
 
@@ -170,6 +177,22 @@ impl SqlWriter {
                 self.push_sql("NOT ");
                 self.push_condition(inner);
             }
+            Node::InSelect(operand, select) => {
+                self.push_sql("(");
+                self.push_operand(operand);
+                self.push_sql(" IN (");
+                self.push_select(select);
+                self.push_sql("))");
+            }
+            Node::Exists(select) => {
+                self.push_sql("EXISTS (");
+                self.push_select(select);
+                self.push_sql(")");
+            }
+            #[cfg(feature = "json")]
+            Node::JsonHasKey(operand, key) => self.push_json_has_key(operand, key),
+            #[cfg(feature = "json")]
+            Node::JsonContains(operand, needle) => self.push_json_contains(operand, needle),
         }
     }
 

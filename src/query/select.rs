@@ -1,11 +1,15 @@
 //! Projections (`values(...)`) and aggregates (`count`, `sum`, `avg`,
 //! `min`, `max`) with GROUP BY.
 
+use super::annotate::{Grouped, IntoHaving};
 use super::column::Column;
+use super::condition::Node;
 use super::field::{FieldType, NonNull, Numeric, Ordered};
 use super::operand::{Expr, Operand};
+use super::order::{IntoOrders, Order};
 use super::queryset::QuerySet;
 use super::render::SqlWriter;
+use super::statement::{erase, Select};
 use crate::backend::Dialect;
 use crate::error::{Error, Result};
 use crate::executor::private::Origin;
@@ -21,63 +25,47 @@ use std::marker::PhantomData;
 #[doc(hidden)]
 pub enum SelectItem {
     Operand(Operand),
-    Aggregate {
-        function: &'static str,
-        argument: Operand,
-        /// Cast the result so both backends return the same type.
-        cast: Option<SqlType>,
-    },
 }
 
-impl SqlWriter {
-    fn push_select_item(&mut self, item: &SelectItem) {
-        match item {
-            SelectItem::Operand(op) => self.push_operand(op),
-            SelectItem::Aggregate {
-                function,
-                argument,
-                cast,
-            } => {
-                if cast.is_some() {
-                    self.push_sql("CAST(");
-                }
-                self.push_sql(function);
-                self.push_sql("(");
-                self.push_operand(argument);
-                self.push_sql(")");
-                if let Some(ty) = cast {
-                    self.push_sql(" AS ");
-                    let name = self.dialect().type_name(*ty);
-                    self.push_sql(name);
-                    self.push_sql(")");
-                }
-            }
-        }
-    }
-}
-
-/// An aggregate over a column of model `M`, decoding as `T`.
+/// An aggregate decoding as `T`: over a column of model `M`
+/// (`Book::PRICE.sum()`, with [`group_by`](QuerySet::group_by) or over the
+/// whole query), or per `M` row over its related rows
+/// (`Book::AUTHOR.count()` is an `Aggregate<Author, i64>`: see
+/// [`annotate`](QuerySet::annotate)).
+///
+/// Its comparisons (`gt`, `eq`, …) build [`Having`](crate::Having)
+/// conditions and its orderings sort annotated or grouped queries.
 pub struct Aggregate<M, T> {
-    item: SelectItem,
+    operand: Operand,
     _marker: PhantomData<fn() -> (M, T)>,
 }
 
 impl<M, T> std::fmt::Debug for Aggregate<M, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Aggregate").field(&self.item).finish()
+        f.debug_tuple("Aggregate").field(&self.operand).finish()
+    }
+}
+
+impl<M, T> Clone for Aggregate<M, T> {
+    fn clone(&self) -> Self {
+        Aggregate::from_operand(self.operand.clone())
     }
 }
 
 impl<M, T> Aggregate<M, T> {
-    fn new(function: &'static str, argument: Operand, cast: Option<SqlType>) -> Self {
+    pub(crate) fn from_operand(operand: Operand) -> Self {
         Aggregate {
-            item: SelectItem::Aggregate {
-                function,
-                argument,
-                cast,
-            },
+            operand,
             _marker: PhantomData,
         }
+    }
+
+    pub(crate) fn operand(&self) -> &Operand {
+        &self.operand
+    }
+
+    fn new(function: &'static str, argument: Operand, cast: Option<SqlType>) -> Self {
+        Aggregate::call(function, argument, cast, None)
     }
 }
 
@@ -151,7 +139,7 @@ impl<M, T: FieldType> Selectable<M> for Expr<M, T> {
 impl<M, T: Decode + Send + 'static> Selectable<M> for Aggregate<M, T> {
     type Output = T;
     fn select_item(&self) -> SelectItem {
-        self.item.clone()
+        SelectItem::Operand(self.operand.clone())
     }
 }
 
@@ -242,6 +230,8 @@ pub struct Values<M, P> {
     query: QuerySet<M>,
     projection: P,
     group_by: Vec<Operand>,
+    having: Node,
+    orders: Option<Vec<Order<Grouped<M>>>>,
 }
 
 impl<M, P> std::fmt::Debug for Values<M, P> {
@@ -249,6 +239,7 @@ impl<M, P> std::fmt::Debug for Values<M, P> {
         f.debug_struct("Values")
             .field("query", &self.query)
             .field("group_by", &self.group_by)
+            .field("having", &self.having)
             .finish_non_exhaustive()
     }
 }
@@ -259,44 +250,68 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
             query,
             projection,
             group_by,
+            having: Node::And(Vec::new()),
+            orders: None,
         }
+    }
+
+    /// Keeps the groups whose aggregates match `condition` (ANDed with
+    /// earlier ones): `HAVING`.
+    pub fn having(mut self, condition: impl IntoHaving<M>) -> Self {
+        self.having =
+            std::mem::replace(&mut self.having, Node::True).and(condition.into_having().0);
+        self
+    }
+
+    /// Orders by columns and aggregates (`Book::ID.count().desc()`),
+    /// replacing the query's order.
+    pub fn order_by(mut self, orders: impl IntoOrders<Grouped<M>>) -> Self {
+        self.orders = Some(orders.into_orders());
+        self
     }
 
     /// The SELECT this runs, for `dialect`, and its number of binds.
     pub fn to_sql(&self, dialect: Dialect) -> (String, usize) {
-        let (sql, binds) = self.render(dialect, None);
+        let mut w = SqlWriter::new(dialect);
+        w.push_select(&self.statement());
+        self.query.push_lock(&mut w);
+        let (sql, binds) = w.finish();
         (sql, binds.len())
     }
 
-    fn render(&self, dialect: Dialect, limit: Option<u64>) -> (String, Vec<Value>) {
-        let q = &self.query;
+    /// The statement, untyped: also what a subquery renders.
+    pub(crate) fn statement(&self) -> Select {
+        let items = self
+            .projection
+            .select_items()
+            .into_iter()
+            .map(|SelectItem::Operand(op)| op)
+            .collect();
+        let mut select = Select::of(&self.query, items);
+        select.group_by = self.group_by.clone();
+        select.having = self.having.clone();
+        if let Some(orders) = &self.orders {
+            select.orders = erase(orders);
+        }
+        select
+    }
+
+    fn render(&self, dialect: Dialect, limit: Option<u64>) -> Result<(String, Vec<Value>)> {
+        let mut select = self.statement();
+        select.check()?;
+        if limit.is_some() {
+            select.limit = limit;
+        }
         let mut w = SqlWriter::new(dialect);
-        w.push_sql(if q.distinct {
-            "SELECT DISTINCT "
-        } else {
-            "SELECT "
-        });
-        for (i, item) in self.projection.select_items().iter().enumerate() {
-            if i > 0 {
-                w.push_sql(", ");
-            }
-            w.push_select_item(item);
-        }
-        q.push_from_where(&mut w);
-        for (i, op) in self.group_by.iter().enumerate() {
-            w.push_sql(if i == 0 { " GROUP BY " } else { ", " });
-            w.push_operand(op);
-        }
-        w.push_orders(&q.orders);
-        w.push_limit_offset(limit.or(q.limit), q.offset);
-        q.push_lock(&mut w);
-        w.finish()
+        w.push_select(&select);
+        self.query.push_lock(&mut w);
+        Ok(w.finish())
     }
 
     /// Every row.
     pub async fn all<E: Executor>(&self, executor: &E) -> Result<Vec<P::Row>> {
         let executor = &self.query.on(executor);
-        let (sql, binds) = self.render(executor.dialect(), None);
+        let (sql, binds) = self.render(executor.dialect(), None)?;
         executor
             .run_query(&sql, Ok(binds), Cardinality::All, Origin::Rendered)
             .await
@@ -306,7 +321,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
     pub async fn first<E: Executor>(&self, executor: &E) -> Result<Option<P::Row>> {
         let executor = &self.query.on(executor);
         let limit = self.query.limit.map_or(1, |l| l.min(1));
-        let (sql, binds) = self.render(executor.dialect(), Some(limit));
+        let (sql, binds) = self.render(executor.dialect(), Some(limit))?;
         let mut rows = executor
             .run_query(&sql, Ok(binds), Cardinality::Optional, Origin::Rendered)
             .await?;
@@ -317,7 +332,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
     /// what an aggregate without GROUP BY returns.
     pub async fn one<E: Executor>(&self, executor: &E) -> Result<P::Row> {
         let executor = &self.query.on(executor);
-        let (sql, binds) = self.render(executor.dialect(), None);
+        let (sql, binds) = self.render(executor.dialect(), None)?;
         let mut rows = executor
             .run_query(&sql, Ok(binds), Cardinality::One, Origin::Rendered)
             .await?;

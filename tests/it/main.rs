@@ -4,6 +4,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod aggregate;
+mod annotate;
 mod cancel;
 mod commit_truth;
 mod enum_column;
@@ -12,6 +13,10 @@ mod fault;
 mod filter_prop;
 mod handoff;
 mod insert_keys;
+#[cfg(feature = "json")]
+mod json_contains_prop;
+#[cfg(feature = "json")]
+mod json_lookup;
 mod like_escape;
 mod migrate;
 mod migrate_transactions;
@@ -40,6 +45,7 @@ mod sqlite_faults;
 mod statements;
 mod stream;
 mod stream_any;
+mod subquery;
 #[allow(dead_code)]
 mod support;
 mod time_precision;
