@@ -10,6 +10,7 @@ mod errors;
 mod fault;
 mod filter_prop;
 mod handoff;
+mod implicit_id;
 mod insert_keys;
 mod like_escape;
 mod migrate;
