@@ -63,6 +63,22 @@
 //! `@` must be written `%40`. A SQLite path is always a file name, never a
 //! SQLite URI: a relative `sqlite://file:x.db` opens `./file:x.db`.
 //!
+//! # Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `sqlite` | on | the SQLite backend (rusqlite, SQLite bundled), [`Connection::interact`], [`DatabaseBuilder::sqlite_on_connect`] |
+//! | `postgres` | on | the PostgreSQL backend (tokio-postgres), read replicas ([`DatabaseBuilder::replica`]), transaction poolers |
+//! | `tls` | on | TLS for PostgreSQL (rustls with ring); implies `postgres` |
+//! | `chrono`, `uuid`, `json` | off | column types from those crates (see [`docs::types`]) |
+//!
+//! Either backend can be left out (`default-features = false, features =
+//! ["sqlite"]`) so that its driver is not compiled; at least one is needed.
+//! A URL for a backend left out is an [`Error::Config`] saying which
+//! feature is missing. Sylvan accepts rusqlite 0.32 to 0.43
+//! (libsqlite3-sys 0.30 to 0.40), so it can share the one linked
+//! libsqlite3-sys with sqlx 0.8/0.9 or Diesel 2.3 in a SQLite project.
+//!
 //! # Guides and references
 //!
 //! The [`docs`] module holds the pages that belong to no single item:
@@ -80,6 +96,9 @@
 //!   backend;
 //! - [`docs::migrations`]: migration files, locking, no-transaction
 //!   migrations.
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("Sylvan needs a backend: enable the `sqlite` or `postgres` cargo feature (both are on by default)");
 
 mod backend;
 mod connection;
@@ -115,9 +134,11 @@ pub use query::{
     Order, Ordered, PatternText, Projection, QuerySet, RowLock, Selectable, Text, Values,
 };
 pub use relation::{ForeignKeyType, OnDelete, References, Relation, SelectRelated};
+pub use router::{on_primary, Route, RoutingPolicy, Statement};
+#[cfg(feature = "postgres")]
 pub use router::{
-    on_primary, MemberRole, MemberStatus, Route, RoutingPolicy, Statement, DEFAULT_MAX_REPLICA_LAG,
-    DEFAULT_REPLICA_CHECK_INTERVAL, DEFAULT_REPLICA_CHECK_TIMEOUT,
+    MemberRole, MemberStatus, DEFAULT_MAX_REPLICA_LAG, DEFAULT_REPLICA_CHECK_INTERVAL,
+    DEFAULT_REPLICA_CHECK_TIMEOUT,
 };
 pub use row::{FromRow, Row};
 pub use schema::{create_table_sql, drop_table_sql, Schema};
@@ -175,6 +196,7 @@ pub use sylvan_derive::embed_migrations;
 pub use futures_util::stream::{Stream, StreamExt};
 
 /// The rusqlite crate Sylvan is built on, for [`Connection::interact`] closures.
+#[cfg(feature = "sqlite")]
 pub use rusqlite;
 
 /// What most programs need: `use sylvan::prelude::*;`.

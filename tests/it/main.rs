@@ -25,7 +25,9 @@ mod queryset;
 mod raw;
 mod raw_model;
 mod relation;
+#[cfg(feature = "postgres")]
 mod replica;
+#[cfg(feature = "postgres")]
 mod replica_faults;
 mod roundtrip;
 mod schema;
