@@ -1,6 +1,8 @@
 //! A connection checked out of the pool.
 
+#[cfg(feature = "postgres")]
 use crate::backend::postgres::{refuse_session_state, PgConn, PgManager};
+#[cfg(feature = "sqlite")]
 use crate::backend::sqlite::{Mode, SqliteConn, SqliteManager};
 use crate::backend::{may_change_session, Dialect};
 use crate::error::{Error, Result};
@@ -45,17 +47,21 @@ pub struct Connection {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Inner {
+    #[cfg(feature = "sqlite")]
     Sqlite(Object<SqliteManager>),
+    #[cfg(feature = "postgres")]
     Postgres(Object<PgManager>),
 }
 
 impl Connection {
+    #[cfg(feature = "sqlite")]
     pub(crate) fn sqlite(obj: Object<SqliteManager>) -> Self {
         Connection {
             inner: Some(Inner::Sqlite(obj)),
         }
     }
 
+    #[cfg(feature = "postgres")]
     pub(crate) fn postgres(obj: Object<PgManager>) -> Self {
         Connection {
             inner: Some(Inner::Postgres(obj)),
@@ -66,16 +72,22 @@ impl Connection {
         self.inner.as_ref().ok_or(Error::PoolClosed)
     }
 
+    #[cfg(feature = "sqlite")]
     pub(crate) fn sqlite_conn(&self) -> Result<&SqliteConn> {
         match self.inner()? {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(c) => Ok(c),
+            #[cfg(feature = "postgres")]
             Inner::Postgres(_) => Err(unsupported("postgres", "a SQLite operation")),
         }
     }
 
+    #[cfg(feature = "postgres")]
     pub(crate) fn pg_conn(&self) -> Result<&PgConn> {
         match self.inner()? {
+            #[cfg(feature = "postgres")]
             Inner::Postgres(c) => Ok(c),
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(_) => Err(unsupported("sqlite", "a PostgreSQL operation")),
         }
     }
@@ -83,6 +95,7 @@ impl Connection {
     /// The SQL dialect of this connection's backend.
     pub fn dialect(&self) -> Dialect {
         match self.inner {
+            #[cfg(feature = "postgres")]
             Some(Inner::Postgres(_)) => Dialect::Postgres,
             _ => Dialect::Sqlite,
         }
@@ -124,6 +137,7 @@ impl Connection {
     /// assert!(version.starts_with('3'));
     /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
+    #[cfg(feature = "sqlite")]
     pub async fn interact<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
@@ -135,17 +149,20 @@ impl Connection {
     /// [`Connection::interact`] in `mode`: `Mode::InTransaction` for a
     /// transaction open on this connection, refused with
     /// [`Error::TransactionAborted`] if SQLite already rolled it back.
+    #[cfg(feature = "sqlite")]
     pub(crate) async fn interact_as<F, R>(&self, f: F, mode: Mode) -> Result<R>
     where
         F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
         R: Send + 'static,
     {
         match self.inner()? {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(c) => {
                 // May change the connection's state: closed on return.
                 c.worker.retire();
                 c.interact(f, mode).await
             }
+            #[cfg(feature = "postgres")]
             Inner::Postgres(_) => Err(unsupported(
                 "postgres",
                 "interact (a closure on the raw rusqlite connection)",
@@ -239,21 +256,25 @@ impl Connection {
             return Ok(());
         }
         match self.inner.as_ref() {
+            #[cfg(feature = "postgres")]
             Some(Inner::Postgres(c)) if c.is_behind_transaction_pooler() => {
                 refuse_session_state(sql, script)?;
                 if script {
                     c.mark_session_dirty();
                 }
             }
+            #[cfg(feature = "postgres")]
             Some(Inner::Postgres(c)) if may_change_session(sql, true, script) => {
                 c.mark_session_dirty()
             }
+            #[cfg(feature = "sqlite")]
             Some(Inner::Sqlite(c)) if may_change_session(sql, false, script) => c.worker.retire(),
             _ => {}
         }
         Ok(())
     }
 
+    #[cfg(feature = "sqlite")]
     fn mode(in_transaction: bool) -> Mode {
         if in_transaction {
             Mode::InTransaction
@@ -263,6 +284,7 @@ impl Connection {
     }
 
     /// A script; `in_transaction`: refuse it if SQLite already rolled back.
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     pub(crate) async fn script_with(
         &self,
         sql: &str,
@@ -271,12 +293,15 @@ impl Connection {
     ) -> Result<()> {
         self.note_origin(sql, origin, true)?;
         match self.inner()? {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(c) => c.execute_script(sql, Self::mode(in_transaction)).await,
+            #[cfg(feature = "postgres")]
             Inner::Postgres(c) => c.execute_script(sql).await,
         }
     }
 
     /// A statement; `in_transaction`: refuse it if SQLite already rolled back.
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     pub(crate) async fn execute_with(
         &self,
         sql: &str,
@@ -286,12 +311,15 @@ impl Connection {
     ) -> Result<u64> {
         self.note_origin(sql, origin, false)?;
         match self.inner()? {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(c) => c.execute(sql, binds, Self::mode(in_transaction)).await,
+            #[cfg(feature = "postgres")]
             Inner::Postgres(c) => c.execute(sql, &binds).await,
         }
     }
 
     /// A query; `in_transaction`: refuse it if SQLite already rolled back.
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     pub(crate) async fn query_with<T: FromRow>(
         &self,
         sql: &str,
@@ -302,10 +330,12 @@ impl Connection {
     ) -> Result<Vec<T>> {
         self.note_origin(sql, origin, false)?;
         let rows = match self.inner()? {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(c) => {
                 c.query(sql, binds, cardinality, Self::mode(in_transaction))
                     .await?
             }
+            #[cfg(feature = "postgres")]
             Inner::Postgres(c) => c.query(sql, &binds, cardinality).await?,
         };
         cardinality.check(&rows)?;
@@ -315,6 +345,7 @@ impl Connection {
     /// PostgreSQL: a query with borrowed binds (the replica router may send
     /// the same statement to a second server), with the same origin check
     /// and cardinality check as [`Connection::query_with`].
+    #[cfg(feature = "postgres")]
     pub(crate) async fn pg_query<T: FromRow>(
         &self,
         sql: &str,
@@ -329,6 +360,7 @@ impl Connection {
     }
 
     /// PostgreSQL: [`Connection::execute_with`] with borrowed binds.
+    #[cfg(feature = "postgres")]
     pub(crate) async fn pg_execute(
         &self,
         sql: &str,
@@ -340,6 +372,7 @@ impl Connection {
     }
 
     /// PostgreSQL: starts a row stream with borrowed binds.
+    #[cfg(feature = "postgres")]
     pub(crate) async fn pg_stream(
         &self,
         sql: &str,
@@ -354,16 +387,19 @@ impl Connection {
     /// trip that the server has not aborted it).
     pub(crate) async fn commit_transaction(&self) -> Result<()> {
         match self.inner()? {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(c) => c
                 .execute("COMMIT", Vec::new(), Mode::InTransaction)
                 .await
                 .map(|_| ()),
+            #[cfg(feature = "postgres")]
             Inner::Postgres(c) => c.commit().await,
         }
     }
 
     /// A transaction on this connection ended cleanly (COMMIT or ROLLBACK).
     pub(crate) fn transaction_closed(&self) {
+        #[cfg(feature = "postgres")]
         if let Ok(pg) = self.pg_conn() {
             pg.transaction_closed();
         }
@@ -373,13 +409,16 @@ impl Connection {
     /// connection stays checked out: roll it back before its next statement.
     pub(crate) fn roll_back_soon(&self) {
         match self.inner.as_ref() {
+            #[cfg(feature = "sqlite")]
             Some(Inner::Sqlite(c)) => c.worker.rollback_if_dirty(),
+            #[cfg(feature = "postgres")]
             Some(Inner::Postgres(c)) => c.roll_back_before_next_statement(),
             None => {}
         }
     }
 }
 
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 fn unsupported(backend: &'static str, what: &str) -> Error {
     Error::Unsupported {
         backend,
@@ -390,6 +429,7 @@ fn unsupported(backend: &'static str, what: &str) -> Error {
 impl Drop for Connection {
     fn drop(&mut self) {
         match self.inner.take() {
+            #[cfg(feature = "sqlite")]
             Some(Inner::Sqlite(mut obj)) => {
                 if obj.worker.is_broken() {
                     drop(Object::take(obj));
@@ -400,6 +440,7 @@ impl Drop for Connection {
                     obj.last_used = Instant::now();
                 }
             }
+            #[cfg(feature = "postgres")]
             Some(Inner::Postgres(mut obj)) => {
                 obj.last_used = Instant::now();
                 if obj.is_broken() {

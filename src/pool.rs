@@ -294,6 +294,7 @@ impl PoolStatus {
         }
     }
 
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn add(self, other: PoolStatus) -> Self {
         PoolStatus {
             max_size: self.max_size + other.max_size,
@@ -318,6 +319,7 @@ impl LastError {
     }
 
     /// Records a cause written by Sylvan rather than an error.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn set(&self, text: String) {
         *self
             .0

@@ -16,7 +16,9 @@ pub struct Row<'r> {
 }
 
 enum RowInner<'r> {
+    #[cfg(feature = "sqlite")]
     Sqlite(&'r rusqlite::Row<'r>),
+    #[cfg(feature = "postgres")]
     Postgres(&'r tokio_postgres::Row),
 }
 
@@ -27,6 +29,7 @@ impl std::fmt::Debug for Row<'_> {
 }
 
 impl<'r> Row<'r> {
+    #[cfg(feature = "sqlite")]
     pub(crate) fn sqlite(row: &'r rusqlite::Row<'r>) -> Self {
         Row {
             inner: RowInner::Sqlite(row),
@@ -34,6 +37,7 @@ impl<'r> Row<'r> {
         }
     }
 
+    #[cfg(feature = "postgres")]
     pub(crate) fn postgres(row: &'r tokio_postgres::Row) -> Self {
         Row {
             inner: RowInner::Postgres(row),
@@ -46,7 +50,9 @@ impl<'r> Row<'r> {
     fn with_positions<'a>(&'a self, positions: Option<&'a [usize]>) -> Row<'a> {
         Row {
             inner: match self.inner {
+                #[cfg(feature = "sqlite")]
                 RowInner::Sqlite(r) => RowInner::Sqlite(r),
+                #[cfg(feature = "postgres")]
                 RowInner::Postgres(r) => RowInner::Postgres(r),
             },
             positions,
@@ -112,7 +118,9 @@ impl<'r> Row<'r> {
     /// Number of columns.
     pub fn len(&self) -> usize {
         match self.inner {
+            #[cfg(feature = "sqlite")]
             RowInner::Sqlite(r) => r.as_ref().column_count(),
+            #[cfg(feature = "postgres")]
             RowInner::Postgres(r) => r.len(),
         }
     }
@@ -125,7 +133,9 @@ impl<'r> Row<'r> {
     /// The name of column `index`, if it exists.
     pub fn column_name(&self, index: usize) -> Option<&str> {
         match self.inner {
+            #[cfg(feature = "sqlite")]
             RowInner::Sqlite(r) => r.as_ref().column_name(index).ok(),
+            #[cfg(feature = "postgres")]
             RowInner::Postgres(r) => r.columns().get(index).map(|c| c.name()),
         }
     }
@@ -133,7 +143,9 @@ impl<'r> Row<'r> {
     /// The raw value of column `index`.
     pub fn value_ref(&self, index: usize) -> Result<ValueRef<'_>> {
         match self.inner {
+            #[cfg(feature = "sqlite")]
             RowInner::Sqlite(r) => crate::backend::sqlite::value_ref(r, index),
+            #[cfg(feature = "postgres")]
             RowInner::Postgres(r) => crate::backend::postgres::value_ref(r, index),
         }
     }

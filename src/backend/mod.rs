@@ -7,12 +7,15 @@
 //! connections, not a type parameter.
 
 mod dialect;
+#[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 mod sql_text;
+#[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
 pub use dialect::Dialect;
-pub(crate) use sql_text::{
-    first_keyword, first_keyword_is, max_placeholder, may_change_session,
-    rewrite_placeholders_for_sqlite,
-};
+#[cfg(feature = "sqlite")]
+pub(crate) use sql_text::rewrite_placeholders_for_sqlite;
+#[cfg(feature = "postgres")]
+pub(crate) use sql_text::{first_keyword, max_placeholder};
+pub(crate) use sql_text::{first_keyword_is, may_change_session};

@@ -48,6 +48,7 @@ pub(crate) fn first_keyword_is(sql: &str, keywords: &[&str]) -> bool {
 /// string literals, quoted identifiers and comments untouched. SQLite would
 /// otherwise read `$1` as a *named* parameter and number it by first
 /// appearance, so `$2 … $1` would bind in the wrong order.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn rewrite_placeholders_for_sqlite(sql: &str) -> Cow<'_, str> {
     if !sql.contains('$') {
         return Cow::Borrowed(sql);
@@ -113,6 +114,7 @@ fn after_quoted(bytes: &[u8], start: usize, escapes: bool) -> usize {
 /// dollar-quoted `$tag$…$tag$`), quoted identifiers and comments: the
 /// number of binds the statement takes, as the server counts them when it
 /// prepares it.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn max_placeholder(sql: &str) -> usize {
     if !sql.contains('$') {
         return 0;

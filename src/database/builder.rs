@@ -1,13 +1,19 @@
 //! [`DatabaseBuilder`]: settings beyond the URL, and opening the pools.
 
 use super::{Database, Inner};
+#[cfg(feature = "postgres")]
 use crate::backend::postgres::PgPool;
+#[cfg(feature = "sqlite")]
 use crate::backend::sqlite::{OnConnect, SqlitePool};
-use crate::error::{Error, Result};
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
+use crate::error::Error;
+use crate::error::Result;
 use crate::options::{ConnectOptions, Target};
 use crate::pool::PoolConfig;
+#[cfg(feature = "postgres")]
 use crate::router::Replicas;
 use std::sync::Arc;
+#[cfg(feature = "sqlite")]
 use std::time::Duration;
 
 /// Settings for [`Database`] beyond its URL. Values set here override the
@@ -27,20 +33,26 @@ use std::time::Duration;
 pub struct DatabaseBuilder {
     url: String,
     pool: Option<PoolConfig>,
+    #[cfg(feature = "sqlite")]
     busy_timeout: Option<Duration>,
+    #[cfg(feature = "sqlite")]
     on_connect: Option<OnConnect>,
+    #[cfg(feature = "postgres")]
     pub(crate) replicas: Replicas,
+    #[cfg(feature = "postgres")]
     transaction_pooler: Option<bool>,
 }
 
 impl std::fmt::Debug for DatabaseBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DatabaseBuilder")
-            .field("pool", &self.pool)
-            .field("busy_timeout", &self.busy_timeout)
-            .field("replicas", &self.replicas)
-            .field("transaction_pooler", &self.transaction_pooler)
-            .finish_non_exhaustive()
+        let mut out = f.debug_struct("DatabaseBuilder");
+        out.field("pool", &self.pool);
+        #[cfg(feature = "sqlite")]
+        out.field("busy_timeout", &self.busy_timeout);
+        #[cfg(feature = "postgres")]
+        out.field("replicas", &self.replicas)
+            .field("transaction_pooler", &self.transaction_pooler);
+        out.finish_non_exhaustive()
     }
 }
 
@@ -49,9 +61,13 @@ impl DatabaseBuilder {
         DatabaseBuilder {
             url: url.to_owned(),
             pool: None,
+            #[cfg(feature = "sqlite")]
             busy_timeout: None,
+            #[cfg(feature = "sqlite")]
             on_connect: None,
+            #[cfg(feature = "postgres")]
             replicas: Replicas::default(),
+            #[cfg(feature = "postgres")]
             transaction_pooler: None,
         }
     }
@@ -64,6 +80,7 @@ impl DatabaseBuilder {
 
     /// SQLite's busy timeout (how long a connection waits on a lock held by
     /// another process). Ignored on PostgreSQL.
+    #[cfg(feature = "sqlite")]
     pub fn sqlite_busy_timeout(mut self, d: Duration) -> Self {
         self.busy_timeout = Some(d);
         self
@@ -72,6 +89,7 @@ impl DatabaseBuilder {
     /// A hook run on every new SQLite connection, on its worker thread,
     /// after Sylvan's own pragmas: register functions, set pragmas. Ignored
     /// on PostgreSQL.
+    #[cfg(feature = "sqlite")]
     pub fn sqlite_on_connect<F>(mut self, hook: F) -> Self
     where
         F: Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + Sync + 'static,
@@ -141,6 +159,7 @@ impl DatabaseBuilder {
     ///     .await?;
     /// # Ok::<_, sylvan::Error>(()) }).unwrap();
     /// ```
+    #[cfg(feature = "postgres")]
     pub fn transaction_pooler(mut self, on: bool) -> Self {
         self.transaction_pooler = Some(on);
         self
@@ -151,14 +170,18 @@ impl DatabaseBuilder {
         let ConnectOptions { target, pool } = ConnectOptions::parse(&self.url)?;
         let pool = self.pool.unwrap_or(pool);
         pool.validate()?;
+        #[cfg(feature = "postgres")]
+        #[cfg_attr(not(feature = "sqlite"), allow(unused_assignments))]
         let mut router = None;
         let inner = match target {
+            #[cfg(all(feature = "sqlite", feature = "postgres"))]
             Target::Sqlite(_) if !self.replicas.is_empty() => {
                 return Err(Error::Unsupported {
                     backend: "sqlite",
                     what: "read replicas (they are for PostgreSQL)".into(),
                 })
             }
+            #[cfg(feature = "sqlite")]
             Target::Sqlite(mut options) => {
                 if let Some(d) = self.busy_timeout {
                     options.busy_timeout = d;
@@ -166,6 +189,7 @@ impl DatabaseBuilder {
                 options.on_connect = self.on_connect;
                 Inner::Sqlite(SqlitePool::connect(options, pool).await?)
             }
+            #[cfg(feature = "postgres")]
             Target::Postgres(mut target) => {
                 if let Some(on) = self.transaction_pooler {
                     target.transaction_pooler = on;
@@ -177,7 +201,9 @@ impl DatabaseBuilder {
         };
         Ok(Database {
             inner: Arc::new(inner),
+            #[cfg(feature = "postgres")]
             router,
+            #[cfg(feature = "postgres")]
             pinned: false,
         })
     }

@@ -1,13 +1,17 @@
 //! `Database`: a pooled handle over either backend, picked by URL.
 
+#[cfg(feature = "sqlite")]
 use crate::backend::may_change_session;
+#[cfg(feature = "postgres")]
 use crate::backend::postgres::{PgConn, PgPool};
+#[cfg(feature = "sqlite")]
 use crate::backend::sqlite::{SqliteConn, SqlitePool};
 use crate::backend::Dialect;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::executor::private::{Origin, Run};
 use crate::pool::PoolStatus;
+#[cfg(feature = "postgres")]
 use crate::router::{Execute, Query, ReadOp, Router, StreamStart};
 use crate::row::{Cardinality, FromRow};
 use crate::transaction::{Transaction, TransactionOptions};
@@ -114,21 +118,27 @@ pub use builder::DatabaseBuilder;
 pub struct Database {
     pub(crate) inner: Arc<Inner>,
     /// The read replicas (PostgreSQL), if any.
+    #[cfg(feature = "postgres")]
     pub(crate) router: Option<Arc<Router>>,
     /// Made by [`Database::primary`]: every statement to the primary.
+    #[cfg(feature = "postgres")]
     pub(crate) pinned: bool,
 }
 
 #[derive(Debug)]
 pub(crate) enum Inner {
+    #[cfg(feature = "sqlite")]
     Sqlite(SqlitePool),
+    #[cfg(feature = "postgres")]
     Postgres(PgPool),
 }
 
 /// A connection outside the pool: see [`Database::dedicated`].
 #[derive(Debug)]
 pub(crate) enum Dedicated {
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteConn, Option<std::path::PathBuf>),
+    #[cfg(feature = "postgres")]
     Postgres(PgConn),
 }
 
@@ -148,7 +158,9 @@ impl Database {
     /// The SQL dialect of the backend.
     pub fn dialect(&self) -> Dialect {
         match *self.inner {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
             Inner::Postgres(_) => Dialect::Postgres,
         }
     }
@@ -156,7 +168,9 @@ impl Database {
     /// Checks out a connection (on SQLite: the writer).
     pub async fn acquire(&self) -> Result<Connection> {
         match &*self.inner {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(pool) => pool.writer().await,
+            #[cfg(feature = "postgres")]
             Inner::Postgres(pool) => pool.get().await,
         }
     }
@@ -165,10 +179,12 @@ impl Database {
     /// the backends' `dedicated`), and on SQLite the database file.
     pub(crate) async fn dedicated(&self) -> Result<Dedicated> {
         Ok(match &*self.inner {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(pool) => {
                 let (conn, file) = pool.dedicated().await?;
                 Dedicated::Sqlite(conn, file)
             }
+            #[cfg(feature = "postgres")]
             Inner::Postgres(pool) => Dedicated::Postgres(pool.dedicated().await?),
         })
     }
@@ -177,10 +193,14 @@ impl Database {
     /// refuses writes); on PostgreSQL a usable replica's (see
     /// [read replicas](#read-replicas)), else the same as [`Database::acquire`].
     pub async fn acquire_reader(&self) -> Result<Connection> {
-        match (&*self.inner, &self.router) {
-            (Inner::Sqlite(pool), _) => pool.reader().await,
-            (Inner::Postgres(pool), Some(router)) if !self.pinned => router.reader(pool).await,
-            (Inner::Postgres(pool), _) => pool.get().await,
+        match &*self.inner {
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(pool) => pool.reader().await,
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(pool) => match &self.router {
+                Some(router) if !self.pinned => router.reader(pool).await,
+                _ => pool.get().await,
+            },
         }
     }
 
@@ -195,6 +215,7 @@ impl Database {
     /// read-only one runs on a reader.
     pub async fn begin_with(&self, options: TransactionOptions) -> Result<Transaction<'static>> {
         let conn = match &*self.inner {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(pool) if options.is_read_only() => {
                 if !pool.has_readers() {
                     return Err(Error::Unsupported {
@@ -307,15 +328,20 @@ impl Database {
     }
 
     /// A connection suited to `sql`: on SQLite a reader for reads.
+    #[cfg(feature = "sqlite")]
     pub(crate) async fn acquire_for(&self, sql: &str) -> Result<Connection> {
         match &*self.inner {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(pool) => pool.connection_for(sql).await,
+            #[cfg(feature = "postgres")]
             Inner::Postgres(pool) => pool.get().await,
         }
     }
 
     /// PostgreSQL: starts streaming the rows of `sql`, routed like a read
     /// (the connection must outlive the rows). `None` on SQLite.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(not(feature = "sqlite"), allow(irrefutable_let_patterns))]
     pub(crate) async fn start_pg_stream(
         &self,
         sql: &str,
@@ -373,6 +399,7 @@ impl Database {
     /// a panic in `f` returns [`Error::WorkerPanicked`], rolls back any
     /// transaction `f` left open and discards the connection. To run a
     /// closure inside a transaction, use [`Transaction::interact`].
+    #[cfg(feature = "sqlite")]
     pub async fn interact<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
@@ -387,15 +414,19 @@ impl Database {
     #[doc(hidden)]
     pub fn sqlite_queue_high_water(&self) -> usize {
         match &*self.inner {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(pool) => pool.queue_high_water(),
+            #[cfg(feature = "postgres")]
             Inner::Postgres(_) => 0,
         }
     }
 
     /// Refuses `what` (an operation that needs a session of its own, such
     /// as migrating) on a `Database` behind a transaction pooler.
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
     pub(crate) fn needs_session(&self, what: &str, fix: &str) -> Result<()> {
         match &*self.inner {
+            #[cfg(feature = "postgres")]
             Inner::Postgres(pool) if pool.is_behind_transaction_pooler() => {
                 Err(Error::NeedsSession {
                     what: what.to_owned(),
@@ -411,7 +442,9 @@ impl Database {
     /// replicas, the primary's: see [`Database::members`]).
     pub fn status(&self) -> PoolStatus {
         match &*self.inner {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(pool) => pool.status(),
+            #[cfg(feature = "postgres")]
             Inner::Postgres(pool) => pool.status(),
         }
     }
@@ -420,9 +453,12 @@ impl Database {
     /// [`Error::PoolClosed`]; connections close as they come back.
     pub fn close(&self) {
         match &*self.inner {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(pool) => pool.close(),
+            #[cfg(feature = "postgres")]
             Inner::Postgres(pool) => pool.close(),
         }
+        #[cfg(feature = "postgres")]
         if let Some(router) = &self.router {
             router.close();
         }
@@ -431,7 +467,9 @@ impl Database {
     /// True once [`Database::close`] was called.
     pub fn is_closed(&self) -> bool {
         match &*self.inner {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(pool) => pool.is_closed(),
+            #[cfg(feature = "postgres")]
             Inner::Postgres(pool) => pool.is_closed(),
         }
     }
@@ -442,6 +480,7 @@ impl Database {
     /// checked-out connection, which then closes instead of going back to
     /// the pool (see [`Connection`]); every other SQLite statement is
     /// queued on a worker without holding a connection.
+    #[cfg(feature = "sqlite")]
     fn sqlite_needs_connection(sql: &str, origin: Origin) -> bool {
         origin == Origin::Raw && may_change_session(sql, false, false)
     }
@@ -456,11 +495,14 @@ impl Run for Database {
     ) -> Result<u64> {
         let binds = binds?;
         match &*self.inner {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(pool) if Self::sqlite_needs_connection(sql, origin) => {
                 let conn = pool.connection_for(sql).await?;
                 conn.execute_with(sql, binds, false, origin).await
             }
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(pool) => pool.execute(sql, binds).await,
+            #[cfg(feature = "postgres")]
             Inner::Postgres(pool) => match &self.router {
                 Some(router) => {
                     let to_replica = !self.pinned && router.wants_replica(sql, origin);
@@ -484,16 +526,19 @@ impl Run for Database {
     ) -> Result<Vec<T>> {
         let binds = binds?;
         match &*self.inner {
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(pool) if Self::sqlite_needs_connection(sql, origin) => {
                 let conn = pool.connection_for(sql).await?;
                 conn.query_with(sql, binds, cardinality, false, origin)
                     .await
             }
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(pool) => {
                 let rows = pool.query(sql, binds, cardinality).await?;
                 cardinality.check(&rows)?;
                 Ok(rows)
             }
+            #[cfg(feature = "postgres")]
             Inner::Postgres(pool) => match &self.router {
                 Some(router) => {
                     let to_replica = !self.pinned && router.wants_replica(sql, origin);

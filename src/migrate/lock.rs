@@ -3,9 +3,12 @@
 //! the lock file that no-transaction migrations hold.
 
 use crate::database::Database;
-use crate::error::{Error, Result};
+#[cfg(feature = "sqlite")]
+use crate::error::Error;
+use crate::error::Result;
 use crate::executor::Executor;
 use crate::transaction::{Transaction, TransactionOptions};
+#[cfg(feature = "sqlite")]
 use std::path::Path;
 
 /// The advisory lock key migrators take on PostgreSQL ("sylvanmg").
@@ -53,11 +56,13 @@ where
 
 /// Serialises this process's no-transaction migrations on SQLite (the file
 /// lock does it between processes; an in-memory database has no file).
+#[cfg(feature = "sqlite")]
 pub(super) static SQLITE_MIGRATOR: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Takes an OS lock on `<database>-sylvan-migrate.lock`, waiting while
 /// another process holds it (it is released when that process's file
 /// handle closes, crash included).
+#[cfg(feature = "sqlite")]
 pub(super) async fn lock_file(database: &Path) -> Result<std::fs::File> {
     let mut name = database.as_os_str().to_owned();
     name.push("-sylvan-migrate.lock");

@@ -26,6 +26,7 @@ mod text;
 pub use applied::AppliedMigration;
 
 /// The statements of a PostgreSQL script, split as the server reads it.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn split_postgres_statements(sql: &str) -> Vec<&str> {
     text::split_statements(sql, text::POSTGRES_LEXING)
 }

@@ -3,10 +3,16 @@
 //! migration lock for the whole migration.
 
 use super::applied::{from_rows, now_text, AppliedMigration, SELECT_APPLIED, TRACKING_TABLE};
-use super::lock::{lock_file, poll, ADVISORY_LOCK_KEY, SQLITE_MIGRATOR};
+#[cfg(feature = "sqlite")]
+use super::lock::{lock_file, SQLITE_MIGRATOR};
+#[cfg(feature = "postgres")]
+use super::lock::{poll, ADVISORY_LOCK_KEY};
+#[cfg(feature = "postgres")]
 use super::text;
 use super::{Migration, Migrations};
+#[cfg(feature = "postgres")]
 use crate::backend::postgres::PgConn;
+#[cfg(feature = "sqlite")]
 use crate::backend::sqlite::{Mode, SqliteConn};
 use crate::database::{Database, Dedicated};
 use crate::error::{Error, Result};
@@ -87,8 +93,10 @@ pub(super) enum Direction {
 /// transaction.
 enum Session {
     /// Holds the session-level advisory lock until it is closed.
+    #[cfg(feature = "postgres")]
     Postgres(PgConn),
     /// Holds the process's mutex and the lock file until dropped.
+    #[cfg(feature = "sqlite")]
     Sqlite {
         conn: SqliteConn,
         _file_lock: Option<std::fs::File>,
@@ -99,6 +107,7 @@ enum Session {
 impl Session {
     async fn open(db: &Database) -> Result<Session> {
         match db.dedicated().await? {
+            #[cfg(feature = "postgres")]
             Dedicated::Postgres(conn) => {
                 poll(|| async {
                     let took: Vec<bool> = conn
@@ -113,6 +122,7 @@ impl Session {
                 .await?;
                 Ok(Session::Postgres(conn))
             }
+            #[cfg(feature = "sqlite")]
             Dedicated::Sqlite(conn, file) => {
                 let mutex = SQLITE_MIGRATOR.lock().await;
                 let file_lock = match file {
@@ -130,10 +140,12 @@ impl Session {
 
     async fn applied(&self) -> Result<Vec<AppliedMigration>> {
         let rows: Vec<(i64, String, String)> = match self {
+            #[cfg(feature = "postgres")]
             Session::Postgres(conn) => {
                 conn.execute_script(TRACKING_TABLE).await?;
                 conn.query(SELECT_APPLIED, &[], Cardinality::All).await?
             }
+            #[cfg(feature = "sqlite")]
             Session::Sqlite { conn, .. } => {
                 conn.execute_script(TRACKING_TABLE, Mode::Session).await?;
                 conn.query(SELECT_APPLIED, Vec::new(), Cardinality::All, Mode::Session)
@@ -147,6 +159,7 @@ impl Session {
     /// multi-statement script as one implicit transaction.
     async fn script(&self, sql: &str) -> Result<()> {
         match self {
+            #[cfg(feature = "postgres")]
             Session::Postgres(conn) => {
                 for statement in text::split_statements(sql, text::POSTGRES_LEXING) {
                     conn.execute_script(statement).await?;
@@ -154,13 +167,16 @@ impl Session {
                 Ok(())
             }
             // execute_batch runs each statement on its own already.
+            #[cfg(feature = "sqlite")]
             Session::Sqlite { conn, .. } => conn.execute_script(sql, Mode::Session).await,
         }
     }
 
     async fn execute(&self, sql: &str, binds: Vec<Value>) -> Result<u64> {
         match self {
+            #[cfg(feature = "postgres")]
             Session::Postgres(conn) => conn.execute(sql, &binds).await,
+            #[cfg(feature = "sqlite")]
             Session::Sqlite { conn, .. } => conn.execute(sql, binds, Mode::Session).await,
         }
     }
@@ -169,6 +185,8 @@ impl Session {
     /// too; on PostgreSQL this releases the lock without waiting for the
     /// server to notice the closed connection.)
     async fn close(self) {
+        #[cfg(feature = "postgres")]
+        #[cfg_attr(not(feature = "sqlite"), allow(irrefutable_let_patterns))]
         if let Session::Postgres(conn) = &self {
             let _ = conn
                 .execute(
@@ -183,7 +201,9 @@ impl Session {
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            #[cfg(feature = "postgres")]
             Session::Postgres(_) => "Session::Postgres",
+            #[cfg(feature = "sqlite")]
             Session::Sqlite { .. } => "Session::Sqlite",
         })
     }

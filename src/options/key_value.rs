@@ -1,11 +1,17 @@
 //! The libpq `key=value` form (`host=localhost dbname=app …`): telling it
 //! from a URL, splitting it into pairs as libpq does, and parsing it.
 
+#[cfg(feature = "postgres")]
 use super::params::apply_pool_param;
+#[cfg(feature = "postgres")]
 use super::postgres::{driver_message, postgres_defaults, PgExtras, PgTarget};
-use super::{bad, ConnectOptions, Target};
+#[cfg(feature = "postgres")]
+use super::Target;
+use super::{bad, ConnectOptions};
 use crate::error::Result;
+#[cfg(feature = "postgres")]
 use crate::pool::PoolConfig;
+#[cfg(feature = "postgres")]
 use std::str::FromStr;
 
 /// True for a libpq connection string such as `host=localhost dbname=app`
@@ -26,6 +32,7 @@ pub(super) fn looks_like_key_value(s: &str) -> bool {
 #[derive(Debug)]
 pub(super) struct KeyValue<'a> {
     pub(super) key: &'a str,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     value: String,
     /// Where the value is written (quotes included).
     pub(super) raw: std::ops::Range<usize>,
@@ -123,6 +130,7 @@ pub(super) fn key_value_pairs(
     Ok(pairs)
 }
 
+#[cfg(feature = "postgres")]
 /// Quotes a value for a libpq connection string.
 fn quote_key_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -139,6 +147,7 @@ fn quote_key_value(value: &str) -> String {
 
 /// A libpq `key=value` connection string: `pool_*` keys for the pool, the
 /// rest for tokio-postgres.
+#[cfg(feature = "postgres")]
 pub(super) fn parse_key_value(url: &str) -> Result<ConnectOptions> {
     let pairs = key_value_pairs(url).map_err(|e| bad(url, e.why))?;
     let mut pool = PoolConfig::default();
@@ -170,7 +179,16 @@ pub(super) fn parse_key_value(url: &str) -> Result<ConnectOptions> {
     })
 }
 
+/// A libpq `key=value` string names a PostgreSQL server, which this build
+/// left out (after checking the string is well formed).
+#[cfg(not(feature = "postgres"))]
+pub(super) fn parse_key_value(url: &str) -> Result<ConnectOptions> {
+    key_value_pairs(url).map_err(|e| bad(url, e.why))?;
+    Err(super::compiled_out(url, "postgres"))
+}
+
 #[cfg(test)]
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 mod tests {
     use super::*;
     use crate::error::Error;

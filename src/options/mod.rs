@@ -8,24 +8,32 @@
 mod duration;
 mod key_value;
 mod params;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod redact;
+#[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "postgres")]
 mod ssl;
 mod url;
 
+#[cfg(feature = "sqlite")]
 use crate::backend::sqlite::SqliteOptions;
 use crate::error::{Error, Result};
 use crate::pool::PoolConfig;
+#[cfg(feature = "postgres")]
 pub(crate) use postgres::PgTarget;
 #[cfg(feature = "tls")]
 pub(crate) use ssl::RootCerts;
+#[cfg(feature = "postgres")]
 pub(crate) use ssl::{SslMode, SslSettings};
 
 /// What a URL names.
 #[derive(Debug)]
 pub(crate) enum Target {
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteOptions),
+    #[cfg(feature = "postgres")]
     Postgres(Box<PgTarget>),
 }
 
@@ -40,6 +48,16 @@ fn bad(url: &str, why: impl std::fmt::Display) -> Error {
     Error::Config(format!("bad database URL `{}`: {why}", redact::redact(url)))
 }
 
+/// A URL for a backend this build of Sylvan left out (its cargo feature,
+/// `sqlite` or `postgres`, is off).
+#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+fn compiled_out(url: &str, feature: &str) -> Error {
+    Error::Config(format!(
+        "cannot open `{}`: Sylvan was built without the `{feature}` feature; enable it in Cargo.toml (`features = [\"{feature}\"]`)",
+        redact::redact(url)
+    ))
+}
+
 impl ConnectOptions {
     /// Parses a connection URL.
     pub(crate) fn parse(url: &str) -> Result<Self> {
@@ -52,6 +70,7 @@ impl ConnectOptions {
 }
 
 #[cfg(test)]
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 mod tests {
     use super::*;
 
@@ -87,5 +106,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`port`"), "{e}");
+    }
+}
+
+#[cfg(test)]
+#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+mod compiled_out_tests {
+    use super::*;
+
+    #[test]
+    fn a_url_for_a_left_out_backend_names_the_feature() {
+        #[cfg(not(feature = "postgres"))]
+        let urls = ["postgres://u:secret@h/db", "host=h user=u password=secret"];
+        #[cfg(not(feature = "sqlite"))]
+        let urls = ["sqlite::memory:", "sqlite://secret.db"];
+        let feature = if cfg!(feature = "postgres") {
+            "sqlite"
+        } else {
+            "postgres"
+        };
+        for url in urls {
+            let e = ConnectOptions::parse(url).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{url}: {e:?}");
+            let text = e.to_string();
+            assert!(
+                text.contains(&format!("built without the `{feature}` feature")),
+                "{url}: {text}"
+            );
+            if url.contains("password") || url.contains("u:secret") {
+                assert!(!text.contains("secret"), "password leaked: {text}");
+            }
+        }
     }
 }

@@ -32,6 +32,7 @@ pub(super) fn apply_pool_param(
 }
 
 #[cfg(test)]
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 mod tests {
     use super::super::ConnectOptions;
     use std::time::Duration;

@@ -184,6 +184,7 @@ fn apply_keepalive_defaults(config: &mut tokio_postgres::Config, params: &[(Stri
 }
 
 #[cfg(test)]
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 mod tests {
     use super::super::ConnectOptions;
     use super::*;

@@ -77,6 +77,7 @@ fn redact_key_value(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 mod tests {
     use super::super::{ConnectOptions, Target};
     use super::*;

@@ -82,6 +82,7 @@ pub(super) fn sqlite_options(
 }
 
 #[cfg(test)]
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 mod tests {
     use super::super::{ConnectOptions, Target};
     use super::*;

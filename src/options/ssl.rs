@@ -166,6 +166,7 @@ impl SslParams {
 }
 
 #[cfg(test)]
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 mod tests {
     use super::super::{ConnectOptions, Target};
     use super::*;

@@ -2,9 +2,13 @@
 //! parameters (`pool_*` for the pool, the rest for the backend).
 
 use super::params::apply_pool_param;
+#[cfg(feature = "postgres")]
 use super::postgres::postgres_target;
+#[cfg(feature = "sqlite")]
 use super::sqlite::sqlite_options;
-use super::{bad, ConnectOptions, Target};
+#[cfg(feature = "sqlite")]
+use super::Target;
+use super::{bad, ConnectOptions};
 use crate::error::Result;
 use crate::pool::PoolConfig;
 
@@ -47,9 +51,24 @@ pub(super) fn parse_url(url: &str) -> Result<ConnectOptions> {
     }
 
     let target = if let Some(rest) = base.strip_prefix("sqlite:") {
-        Target::Sqlite(sqlite_options(url, rest, params)?)
+        #[cfg(feature = "sqlite")]
+        {
+            Target::Sqlite(sqlite_options(url, rest, params)?)
+        }
+        #[cfg(not(feature = "sqlite"))]
+        {
+            let _ = rest;
+            return Err(super::compiled_out(url, "sqlite"));
+        }
     } else if base.starts_with("postgres://") || base.starts_with("postgresql://") {
-        postgres_target(url, base, &pool, &params)?
+        #[cfg(feature = "postgres")]
+        {
+            postgres_target(url, base, &pool, &params)?
+        }
+        #[cfg(not(feature = "postgres"))]
+        {
+            return Err(super::compiled_out(url, "postgres"));
+        }
     } else {
         return Err(bad(
             url,
@@ -80,6 +99,7 @@ pub(super) fn percent_decode(s: &str) -> std::result::Result<String, String> {
 }
 
 #[cfg(test)]
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 mod tests {
     use super::*;
 

@@ -46,6 +46,7 @@ impl std::fmt::Debug for Replicas {
 }
 
 impl Replicas {
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn is_empty(&self) -> bool {
         self.urls.is_empty()
     }
@@ -76,7 +77,9 @@ impl Replicas {
         let mut pools = Vec::with_capacity(self.urls.len());
         for (url, pool) in self.urls {
             let ConnectOptions { target, .. } = ConnectOptions::parse(&url)?;
-            let Target::Postgres(target) = target else {
+            #[cfg_attr(not(feature = "sqlite"), allow(irrefutable_let_patterns))]
+            let Target::Postgres(target) = target
+            else {
                 return Err(Error::Config(
                     "a replica URL must be a PostgreSQL URL".into(),
                 ));

@@ -1,7 +1,10 @@
 //! The replica-related methods of [`Database`].
 
+#[cfg(feature = "postgres")]
 use super::MemberStatus;
-use crate::database::{Database, Inner};
+use crate::database::Database;
+#[cfg(feature = "postgres")]
+use crate::database::Inner;
 
 impl Database {
     /// This database with every statement, reads included, sent to the
@@ -16,11 +19,15 @@ impl Database {
     /// assert_eq!(one, 1);
     /// # Ok::<_, sylvan::Error>(()) }).unwrap();
     /// ```
+    #[allow(clippy::needless_return)] // one `return` per feature set
     pub fn primary(&self) -> Database {
-        Database {
+        #[cfg(feature = "postgres")]
+        return Database {
             pinned: true,
             ..self.clone()
-        }
+        };
+        #[cfg(not(feature = "postgres"))]
+        self.clone()
     }
 
     /// The state of each server, the primary first: role, address, whether
@@ -35,6 +42,7 @@ impl Database {
     /// assert!(db.members().is_empty());
     /// # Ok::<_, sylvan::Error>(()) }).unwrap();
     /// ```
+    #[cfg(feature = "postgres")]
     pub fn members(&self) -> Vec<MemberStatus> {
         match (&*self.inner, &self.router) {
             (Inner::Postgres(pool), Some(router)) => router.members(pool),

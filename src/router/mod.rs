@@ -12,35 +12,55 @@
 //! Each statement is sent at most twice. The health task holds a `Weak`
 //! only (see `health`).
 
+#[cfg(feature = "postgres")]
 mod builder;
 mod handle;
+#[cfg(feature = "postgres")]
 mod health;
+#[cfg(feature = "postgres")]
 mod member;
 mod policy;
 mod statement;
 
+#[cfg(feature = "postgres")]
 pub(crate) use builder::{ReplicaSettings, Replicas};
+#[cfg(feature = "postgres")]
 pub use builder::{
     DEFAULT_MAX_REPLICA_LAG, DEFAULT_REPLICA_CHECK_INTERVAL, DEFAULT_REPLICA_CHECK_TIMEOUT,
 };
+#[cfg(feature = "postgres")]
 pub use member::{MemberRole, MemberStatus};
+#[cfg(feature = "postgres")]
+pub(crate) use policy::primary_forced;
+pub(crate) use policy::scoped;
 pub use policy::{on_primary, Route, RoutingPolicy};
-pub(crate) use policy::{primary_forced, scoped};
 pub use statement::Statement;
 
+#[cfg(feature = "postgres")]
 use crate::backend::may_change_session;
+#[cfg(feature = "postgres")]
 use crate::backend::postgres::PgPool;
+#[cfg(feature = "postgres")]
 use crate::connection::Connection;
+#[cfg(feature = "postgres")]
 use crate::error::{Error, Result, TimeoutPhase};
+#[cfg(feature = "postgres")]
 use crate::executor::private::Origin;
+#[cfg(feature = "postgres")]
 use crate::row::{Cardinality, FromRow};
+#[cfg(feature = "postgres")]
 use crate::value::Value;
+#[cfg(feature = "postgres")]
 use member::{Counter, Member};
+#[cfg(feature = "postgres")]
 use std::future::Future;
+#[cfg(feature = "postgres")]
 use std::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(feature = "postgres")]
 use std::sync::Arc;
 
 /// The replicas of a `Database` and how to choose among them.
+#[cfg(feature = "postgres")]
 pub(crate) struct Router {
     members: Vec<Member>,
     settings: ReplicaSettings,
@@ -49,6 +69,7 @@ pub(crate) struct Router {
     primary_statements: Counter,
 }
 
+#[cfg(feature = "postgres")]
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Router")
@@ -60,6 +81,7 @@ impl std::fmt::Debug for Router {
 }
 
 /// `host:port` of the first host of `config` (several are joined by `,`).
+#[cfg(feature = "postgres")]
 pub(crate) fn address(config: &tokio_postgres::Config) -> String {
     let ports = config.get_ports();
     config
@@ -78,6 +100,7 @@ pub(crate) fn address(config: &tokio_postgres::Config) -> String {
 }
 
 /// What a routed statement does on the connection it gets.
+#[cfg(feature = "postgres")]
 pub(crate) trait ReadOp: Sync {
     type Out: Send;
     fn run<'a>(
@@ -87,6 +110,7 @@ pub(crate) trait ReadOp: Sync {
 }
 
 /// A query whose rows are decoded as `T`.
+#[cfg(feature = "postgres")]
 pub(crate) struct Query<'s, T> {
     pub(crate) sql: &'s str,
     pub(crate) binds: Vec<Value>,
@@ -95,6 +119,7 @@ pub(crate) struct Query<'s, T> {
     pub(crate) _rows: std::marker::PhantomData<fn() -> T>,
 }
 
+#[cfg(feature = "postgres")]
 impl<T: FromRow> ReadOp for Query<'_, T> {
     type Out = Vec<T>;
     async fn run(&self, conn: &Connection) -> Result<Vec<T>> {
@@ -104,12 +129,14 @@ impl<T: FromRow> ReadOp for Query<'_, T> {
 }
 
 /// A statement whose changed-row count is wanted.
+#[cfg(feature = "postgres")]
 pub(crate) struct Execute<'s> {
     pub(crate) sql: &'s str,
     pub(crate) binds: Vec<Value>,
     pub(crate) origin: Origin,
 }
 
+#[cfg(feature = "postgres")]
 impl ReadOp for Execute<'_> {
     type Out = u64;
     async fn run(&self, conn: &Connection) -> Result<u64> {
@@ -118,11 +145,13 @@ impl ReadOp for Execute<'_> {
 }
 
 /// The start of a row stream.
+#[cfg(feature = "postgres")]
 pub(crate) struct StreamStart<'s> {
     pub(crate) sql: &'s str,
     pub(crate) binds: &'s [Value],
 }
 
+#[cfg(feature = "postgres")]
 impl ReadOp for StreamStart<'_> {
     type Out = tokio_postgres::RowStream;
     async fn run(&self, conn: &Connection) -> Result<tokio_postgres::RowStream> {
@@ -132,6 +161,7 @@ impl ReadOp for StreamStart<'_> {
 }
 
 /// The outcome of one try on a replica.
+#[cfg(feature = "postgres")]
 enum Attempt<T> {
     Done(Result<T>),
     /// Refused as a write (25006), or cancelled by a conflict with the
@@ -143,6 +173,7 @@ enum Attempt<T> {
 
 /// True when `e` means the server could not be reached or the connection
 /// broke, rather than that the statement failed.
+#[cfg(feature = "postgres")]
 fn is_unreachable(e: &Error) -> bool {
     matches!(
         e,
@@ -160,11 +191,13 @@ fn is_unreachable(e: &Error) -> bool {
 /// (25006), or a read cancelled because the WAL it replays conflicts with
 /// it ("canceling statement due to conflict with recovery", 40001; a
 /// replica runs no serializable transactions, so no other cause).
+#[cfg(feature = "postgres")]
 fn is_replica_refusal(e: &Error) -> bool {
     matches!(e, Error::Database { code: Some(code), .. } if code == "25006")
         || matches!(e, Error::SerializationFailure { .. })
 }
 
+#[cfg(feature = "postgres")]
 impl Router {
     pub(crate) fn new(
         members: Vec<PgPool>,

@@ -34,6 +34,7 @@ pub fn on_primary<F: Future>(fut: F) -> impl Future<Output = F::Output> {
 }
 
 /// True inside [`on_primary`].
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn primary_forced() -> bool {
     ON_PRIMARY.try_with(|()| ()).is_ok()
 }

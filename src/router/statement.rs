@@ -18,6 +18,7 @@ pub struct Statement<'a> {
 }
 
 impl<'a> Statement<'a> {
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn new(sql: &'a str, read: bool) -> Self {
         Statement { sql, read }
     }
@@ -166,6 +167,7 @@ fn word_is(token: Option<&Token<'_>>, words: &[&str]) -> bool {
 
 /// True when `sql` is a plain read (see [`Statement::is_read`], which
 /// adds the session check for raw SQL).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn is_plain_read(sql: &str) -> bool {
     // Writes (a bulk INSERT may be long) are told apart without a scan.
     if !crate::backend::first_keyword_is(sql, &["SELECT", "VALUES", "TABLE", "SHOW", "WITH"]) {

@@ -15,33 +15,43 @@ mod source;
 
 pub use source::StreamSource;
 
+#[cfg(feature = "sqlite")]
 use crate::backend::sqlite::{stream_rows, Mode, ReplyHandle};
 use crate::connection::Connection;
 use crate::database::Database;
 use crate::error::Result;
 use crate::executor::private::Origin;
-use crate::row::{FromRow, Row, RowDecoder};
+use crate::row::FromRow;
+#[cfg(feature = "postgres")]
+use crate::row::{Row, RowDecoder};
 use crate::value::Value;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, BoxStream, StreamExt};
-use futures_util::{FutureExt, TryStreamExt};
+use futures_util::FutureExt;
+#[cfg(feature = "postgres")]
+use futures_util::TryStreamExt;
 use std::borrow::Borrow;
+#[cfg(feature = "postgres")]
 use std::pin::Pin;
 
 /// Rows buffered between the SQLite worker and the consumer.
+#[cfg(feature = "sqlite")]
 const SQLITE_STREAM_BUFFER: usize = 64;
 
+#[cfg(feature = "postgres")]
 type PgRows = Pin<Box<tokio_postgres::RowStream>>;
 
 /// `C`: the connection, owned (`Connection`) or lent (`&Connection`).
 enum State<'a, C: Borrow<Connection>, T> {
     Start(BoxFuture<'a, Result<State<'a, C, T>>>),
+    #[cfg(feature = "sqlite")]
     Sqlite {
         rows: tokio::sync::mpsc::Receiver<Result<T>>,
         // Field order: the job is cancelled before the connection returns.
         _job: ReplyHandle,
         _conn: C,
     },
+    #[cfg(feature = "postgres")]
     Postgres {
         rows: PgRows,
         conn: UnfinishedPg<C>,
@@ -86,6 +96,7 @@ where
                     Ok(next) => state = next,
                     Err(e) => return Some((Err(e), State::Done)),
                 },
+                #[cfg(feature = "sqlite")]
                 State::Sqlite {
                     mut rows,
                     _job,
@@ -97,6 +108,7 @@ where
                         None => None,
                     }
                 }
+                #[cfg(feature = "postgres")]
                 State::Postgres {
                     mut rows,
                     conn,
@@ -138,11 +150,14 @@ where
     .boxed()
 }
 
+// With one backend feature off, the other backend's `return` ends the body.
+#[allow(clippy::needless_return)]
 async fn start<'a, T: FromRow>(
     db: &Database,
     sql: String,
     binds: Vec<Value>,
 ) -> Result<State<'a, Connection, T>> {
+    #[cfg(feature = "postgres")]
     if let Some(started) = db.start_pg_stream(&sql, &binds).await {
         let (rows, conn) = started?;
         return Ok(State::Postgres {
@@ -152,18 +167,28 @@ async fn start<'a, T: FromRow>(
             decoder: RowDecoder::new(),
         });
     }
-    let conn = db.acquire_for(&sql).await?;
-    // Streams serve raw SQL and QuerySets alike: checked as raw (safe).
-    conn.note_origin(&sql, Origin::Raw, false)?;
-    let (tx, rx) = tokio::sync::mpsc::channel(SQLITE_STREAM_BUFFER);
-    let job = stream_rows::<T>(conn.sqlite_conn()?, sql, binds, tx, Mode::Session).await?;
-    Ok(State::Sqlite {
-        rows: rx,
-        _job: job,
-        _conn: conn,
-    })
+    #[cfg(feature = "sqlite")]
+    {
+        let conn = db.acquire_for(&sql).await?;
+        // Streams serve raw SQL and QuerySets alike: checked as raw (safe).
+        conn.note_origin(&sql, Origin::Raw, false)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(SQLITE_STREAM_BUFFER);
+        let job = stream_rows::<T>(conn.sqlite_conn()?, sql, binds, tx, Mode::Session).await?;
+        return Ok(State::Sqlite {
+            rows: rx,
+            _job: job,
+            _conn: conn,
+        });
+    }
+    #[cfg(not(feature = "sqlite"))]
+    return Err(crate::error::Error::Unsupported {
+        backend: "postgres",
+        what: "a SQLite row stream (built without the `sqlite` feature)".into(),
+    });
 }
 
+// With one backend feature off, the other backend's `return` ends the body.
+#[allow(clippy::needless_return)]
 async fn start_on<'a, T: FromRow>(
     conn: &'a Connection,
     sql: String,
@@ -172,6 +197,7 @@ async fn start_on<'a, T: FromRow>(
     origin: Origin,
 ) -> Result<State<'a, &'a Connection, T>> {
     conn.note_origin(&sql, origin, false)?;
+    #[cfg(feature = "postgres")]
     if let Ok(pg) = conn.pg_conn() {
         let rows = pg.query_stream(&sql, &binds).await?;
         return Ok(State::Postgres {
@@ -181,31 +207,45 @@ async fn start_on<'a, T: FromRow>(
             decoder: RowDecoder::new(),
         });
     }
-    let mode = if in_transaction {
-        Mode::InTransaction
-    } else {
-        Mode::Session
-    };
-    let (tx, rx) = tokio::sync::mpsc::channel(SQLITE_STREAM_BUFFER);
-    let job = stream_rows::<T>(conn.sqlite_conn()?, sql, binds, tx, mode).await?;
-    Ok(State::Sqlite {
-        rows: rx,
-        _job: job,
-        _conn: conn,
-    })
+    #[cfg(feature = "sqlite")]
+    {
+        let mode = if in_transaction {
+            Mode::InTransaction
+        } else {
+            Mode::Session
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(SQLITE_STREAM_BUFFER);
+        let job = stream_rows::<T>(conn.sqlite_conn()?, sql, binds, tx, mode).await?;
+        return Ok(State::Sqlite {
+            rows: rx,
+            _job: job,
+            _conn: conn,
+        });
+    }
+    #[cfg(not(feature = "sqlite"))]
+    {
+        let _ = in_transaction;
+        return Err(crate::error::Error::Unsupported {
+            backend: "postgres",
+            what: "a SQLite row stream (built without the `sqlite` feature)".into(),
+        });
+    }
 }
 
 /// A PostgreSQL connection whose stream may be dropped before its last
 /// row: it is then marked abandoned, so the server is told to stop sending
 /// rows before the connection is reused.
+#[cfg(feature = "postgres")]
 struct UnfinishedPg<C: Borrow<Connection>>(C, bool);
 
+#[cfg(feature = "postgres")]
 impl<C: Borrow<Connection>> UnfinishedPg<C> {
     fn finish(mut self) {
         self.1 = true;
     }
 }
 
+#[cfg(feature = "postgres")]
 impl<C: Borrow<Connection>> Drop for UnfinishedPg<C> {
     fn drop(&mut self) {
         if !self.1 {

@@ -287,6 +287,7 @@ impl<'c> Transaction<'c> {
             Err(e) if is_aborted_transaction(&e) => {
                 return self.roll_back_aborted("PostgreSQL had already aborted the transaction (a statement in it failed), so COMMIT would have rolled it back").await;
             }
+            #[cfg(feature = "postgres")]
             Err(e) if crate::backend::postgres::is_idle_in_transaction_timeout(&e) => {
                 Err(Error::TransactionAborted {
                     reason: format!("the server ended the session because it sat idle inside the transaction, which it rolled back ({})", crate::error::chain(&e)),
@@ -356,6 +357,7 @@ impl<'c> Transaction<'c> {
     /// of the statements before it is never committed), later statements
     /// and `commit()` fail with [`Error::TransactionAborted`], and the
     /// connection is discarded when it goes back to the pool.
+    #[cfg(feature = "sqlite")]
     pub async fn interact<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce(&mut rusqlite::Connection) -> R + Send + 'static,
@@ -429,6 +431,7 @@ fn is_aborted_transaction(e: &Error) -> bool {
 }
 
 #[cfg(test)]
+#[cfg(feature = "postgres")]
 mod tests {
     use super::*;
 

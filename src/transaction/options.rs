@@ -52,6 +52,7 @@ impl TransactionOptions {
         self
     }
 
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn is_read_only(&self) -> bool {
         self.read_only
     }

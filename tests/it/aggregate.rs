@@ -9,6 +9,8 @@ use sylvan::{Assignment, Condition, Model, QuerySet};
 
 #[derive(Debug, Clone, PartialEq, Model)]
 struct Book {
+    // Keys written by the tests (the implicit `id` would be generated).
+    #[model(primary_key)]
     id: i64,
     title: String,
     author: String,

@@ -12,6 +12,7 @@ mod errors;
 mod fault;
 mod filter_prop;
 mod handoff;
+mod implicit_id;
 mod insert_keys;
 #[cfg(feature = "json")]
 mod json_contains_prop;
@@ -33,7 +34,9 @@ mod raw_model;
 mod relation;
 mod relation_many;
 mod relation_reverse;
+#[cfg(feature = "postgres")]
 mod replica;
+#[cfg(feature = "postgres")]
 mod replica_faults;
 mod roundtrip;
 mod schema;

@@ -51,6 +51,8 @@ struct Tag {
 #[derive(Debug, Clone, PartialEq, Model)]
 #[model(table = "order", crate = "::sylvan")]
 struct Purchase {
+    // Keys written by the tests (the implicit `id` would be generated).
+    #[model(primary_key)]
     id: i64,
     #[model(column = "group")]
     group_name: String,
@@ -69,6 +71,8 @@ struct Ticket {
 #[derive(Debug, Clone, PartialEq, Model)]
 #[model(table = "num")]
 struct Num {
+    // Keys written by the tests (the implicit `id` would be generated).
+    #[model(primary_key)]
     id: i64,
     n: i32,
     s: String,

@@ -29,6 +29,8 @@ impl Failures {
 #[derive(Debug, Clone, PartialEq, Model)]
 #[model(table = "item")]
 struct Item {
+    // Keys written by the tests (the implicit `id` would be generated).
+    #[model(primary_key)]
     id: i64,
     name: String,
     qty: i32,

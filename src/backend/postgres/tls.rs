@@ -73,6 +73,7 @@ impl Tls {
 
     /// The settings this was built from.
     #[cfg(test)]
+    #[cfg(feature = "sqlite")]
     pub(crate) fn settings(&self) -> &SslSettings {
         &self.settings
     }

@@ -8,6 +8,7 @@
 
 pub mod pgbouncer;
 pub mod relay;
+#[cfg(feature = "postgres")]
 pub mod replica;
 #[cfg(feature = "tls")]
 pub mod tls;

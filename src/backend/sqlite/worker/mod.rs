@@ -136,10 +136,12 @@ impl Worker {
                     service: Default::default(),
                 });
                 let progress = Arc::clone(&shared);
-                let handler = conn.progress_handler(
-                    PROGRESS_STEPS,
-                    Some(move || progress.running_cancelled.load(Ordering::Acquire)),
-                );
+                let handler = conn
+                    .progress_handler(
+                        PROGRESS_STEPS,
+                        Some(move || progress.running_cancelled.load(Ordering::Acquire)),
+                    )
+                    .registered();
                 if let Err(e) = handler {
                     let _ = ready_tx.send(Err(Error::Connect { source: e.into() }));
                     return;
@@ -247,6 +249,25 @@ impl Worker {
     pub(crate) fn may_be_dirty(&self) -> bool {
         self.shared.session_pending.load(Ordering::Acquire) > 0
             || self.shared.in_transaction.load(Ordering::Acquire)
+    }
+}
+
+/// What `Connection::progress_handler` returns: `()` up to rusqlite 0.37,
+/// a `Result` from 0.38 on. Both read as a `Result`, so the worker builds
+/// against the whole supported range without `cfg`.
+trait Registered {
+    fn registered(self) -> rusqlite::Result<()>;
+}
+
+impl Registered for () {
+    fn registered(self) -> rusqlite::Result<()> {
+        Ok(())
+    }
+}
+
+impl Registered for rusqlite::Result<()> {
+    fn registered(self) -> rusqlite::Result<()> {
+        self
     }
 }
 
