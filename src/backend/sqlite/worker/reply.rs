@@ -57,7 +57,7 @@ impl<R> Future for Reply<R> {
             let budget = caller_budget(this.shared.service.expected());
             if !budget.is_zero() {
                 if let Some(_token) = SpinToken::caller() {
-                    poll_for(budget, false, || this.slot.is_ready());
+                    poll_for(budget, true, || this.slot.is_ready());
                 }
             }
         }
