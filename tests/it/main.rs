@@ -19,6 +19,8 @@ mod json_contains_prop;
 #[cfg(feature = "json")]
 mod json_lookup;
 mod like_escape;
+#[cfg(all(feature = "chrono", feature = "uuid", feature = "json"))]
+mod loans;
 mod migrate;
 mod migrate_transactions;
 mod model;
