@@ -295,6 +295,69 @@ pub fn run_backend(rt: &Runtime, db: &Database, sync: &mut SyncDb, backend: &str
     }
     rt.block_on(reset(db, true));
 
+    // Issue 12's ORM-over-raw checks, on the same SQL: the posts of 100
+    // users through the reverse relation, and users annotated with their
+    // number of posts.
+    let users: Arc<Vec<User>> = Arc::new(rt.block_on(async {
+        User::objects()
+            .filter(User::ID.le(ASSOC_USERS))
+            .order_by(User::ID.asc())
+            .all(db)
+            .await
+            .unwrap()
+    }));
+    let s = Arc::clone(&sql);
+    let (u, u2) = (Arc::clone(&users), Arc::clone(&users));
+    report(
+        format!("{backend} reverse_prefetch"),
+        100,
+        vec![
+            read("raw", rt, db, move |db| {
+                let (s, users) = (Arc::clone(&s), Arc::clone(&u));
+                async move {
+                    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+                    let posts: Vec<PostRow> = db
+                        .fetch_all(&s.posts_in.dollar, ids.as_slice())
+                        .await
+                        .unwrap();
+                    group(&ids, posts, |p| p.1)
+                }
+            }),
+            read("orm", rt, db, move |db| {
+                let users = Arc::clone(&u2);
+                async move { Post::USER.reverse().load_for(&users, &db).await.unwrap() }
+            }),
+        ],
+    );
+    let annotated = || {
+        User::objects()
+            .filter(User::ID.le(ASSOC_USERS))
+            .annotate(Post::USER.count())
+            .order_by(User::ID.asc())
+    };
+    let annotated_sql: Arc<str> = annotated().to_sql(db.dialect()).0.into();
+    println!("note: ORM annotated query: {annotated_sql}");
+    report(
+        format!("{backend} annotate"),
+        300,
+        vec![
+            read("raw", rt, db, move |db| {
+                let sql = Arc::clone(&annotated_sql);
+                async move {
+                    let rows: Vec<(i64, String, String, i64)> =
+                        db.fetch_all(&sql, (ASSOC_USERS,)).await.unwrap();
+                    assert_eq!(rows.len() as i64, ASSOC_USERS);
+                    rows
+                }
+            }),
+            read("orm", rt, db, move |db| async move {
+                let rows = annotated().all(&db).await.unwrap();
+                assert_eq!(rows.len() as i64, ASSOC_USERS);
+                rows
+            }),
+        ],
+    );
+
     let s = Arc::clone(&sql);
     let s2 = Arc::clone(&sql);
     report(
