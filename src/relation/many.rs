@@ -9,7 +9,6 @@ use crate::model::Model;
 use crate::query::{Condition, FieldType, Node, QuerySet, SqlWriter};
 use crate::row::{Cardinality, FromRow, Row};
 use crate::value::ToValue;
-use std::collections::HashMap;
 use std::hash::Hash;
 
 /// A many-to-many relation from `S` to `T` through the join model `J`,
@@ -229,14 +228,10 @@ where
             return Ok(Vec::new());
         }
         let keys: Vec<S::PrimaryKey> = sources.iter().map(S::primary_key).collect();
-        let mut unique = Vec::with_capacity(keys.len());
-        let mut seen = std::collections::HashSet::with_capacity(keys.len());
-        for k in &keys {
-            if seen.insert(k.clone()) {
-                unique.push(k.clone());
-            }
-        }
-        let filter = self.source.column().in_values(unique);
+        let filter = self
+            .source
+            .column()
+            .in_values(super::prefetch::distinct(&keys));
         let mut w = SqlWriter::new(executor.dialect());
         w.push_sql("SELECT ");
         w.push_column(J::TABLE, self.source.column().name());
@@ -261,16 +256,10 @@ where
         let rows: Vec<Linked<KS, T>> = executor
             .run_query(&sql, Ok(binds), Cardinality::All, Origin::Rendered)
             .await?;
-        let mut by_key: HashMap<S::PrimaryKey, Vec<T>> = HashMap::with_capacity(keys.len());
-        for row in rows {
-            if let Some(k) = row.key.key() {
-                by_key.entry(k).or_default().push(row.target);
-            }
-        }
-        Ok(keys
-            .iter()
-            .map(|k| by_key.remove(k).unwrap_or_default())
-            .collect())
+        Ok(super::prefetch::group(
+            &keys,
+            rows.into_iter().map(|row| (row.key.key(), row.target)),
+        ))
     }
 
     /// `sources` each with their linked `T` rows (see

@@ -5,6 +5,7 @@
 mod children;
 mod many;
 mod path;
+mod prefetch;
 mod reverse;
 mod select;
 
@@ -18,7 +19,6 @@ use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::model::Model;
 use crate::query::{Column, Condition, FieldType};
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::marker::PhantomData;
 
@@ -186,30 +186,16 @@ where
             return Ok(Vec::new());
         }
         let keys: Vec<R::PrimaryKey> = parents.iter().map(R::primary_key).collect();
-        let mut unique: Vec<R::PrimaryKey> = Vec::with_capacity(keys.len());
-        let mut seen = std::collections::HashSet::with_capacity(keys.len());
-        for k in &keys {
-            if seen.insert(k.clone()) {
-                unique.push(k.clone());
-            }
-        }
         let children = M::objects()
-            .filter(self.column.in_values(unique))
+            .filter(self.column.in_values(prefetch::distinct(&keys)))
             .order_by(M::primary_key_column().asc())
             .all(executor)
             .await?;
-        let mut by_key: HashMap<R::PrimaryKey, Vec<M>> = HashMap::with_capacity(keys.len());
-        for child in children {
-            if let Some(k) = (self.get)(&child).key() {
-                by_key.entry(k).or_default().push(child);
-            }
-        }
-        // A key listed twice among the parents gets its children once, at
-        // its first place.
-        Ok(keys
-            .iter()
-            .map(|k| by_key.remove(k).unwrap_or_default())
-            .collect())
+        let get = self.get;
+        Ok(prefetch::group(
+            &keys,
+            children.into_iter().map(|child| (get(&child).key(), child)),
+        ))
     }
 
     /// `parents` each with their `M` rows (see [`Relation::load_for`]).
