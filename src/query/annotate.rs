@@ -334,7 +334,7 @@ impl<M: Model + Send, A: Annotation<M> + 'static> Annotated<M, A> {
 
     /// Every row with its annotation. Aggregates over two relations
     /// together with aggregates over the queried rows are refused with
-    /// [`Error::Unsupported`].
+    /// [`Error::Unsupported`](crate::Error::Unsupported).
     pub async fn all<E: Executor>(&self, executor: &E) -> Result<Vec<(M, A::Output)>> {
         let executor = &self.query.on(executor);
         let (sql, binds) = self.render(executor.dialect(), None)?;
