@@ -312,15 +312,7 @@ impl<M: Model + Send, A: Annotation<M> + 'static> Annotated<M, A> {
     }
 
     fn render(&self, dialect: Dialect, limit: Option<u64>) -> Result<(String, Vec<Value>)> {
-        let mut select = self.statement();
-        select.check()?;
-        if limit.is_some() {
-            select.limit = limit;
-        }
-        let mut w = super::render::SqlWriter::new(dialect);
-        w.push_select(&select);
-        self.query.push_lock(&mut w);
-        Ok(w.finish())
+        self.statement().render_for(&self.query, dialect, limit)
     }
 
     /// The SELECT this runs, for `dialect`, and its number of binds.

@@ -297,15 +297,7 @@ impl<M: Model, P: Projection<M>> Values<M, P> {
     }
 
     fn render(&self, dialect: Dialect, limit: Option<u64>) -> Result<(String, Vec<Value>)> {
-        let mut select = self.statement();
-        select.check()?;
-        if limit.is_some() {
-            select.limit = limit;
-        }
-        let mut w = SqlWriter::new(dialect);
-        w.push_select(&select);
-        self.query.push_lock(&mut w);
-        Ok(w.finish())
+        self.statement().render_for(&self.query, dialect, limit)
     }
 
     /// Every row.

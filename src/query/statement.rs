@@ -91,6 +91,24 @@ impl Select {
     pub(crate) fn check(&self) -> Result<()> {
         self.plan().map(|_| ())
     }
+
+    /// The statement as run for `query`: checked, with `limit` (when
+    /// given) in place of its own, and the query's row lock.
+    pub(crate) fn render_for<M: Model>(
+        mut self,
+        query: &QuerySet<M>,
+        dialect: crate::Dialect,
+        limit: Option<u64>,
+    ) -> Result<(String, Vec<crate::value::Value>)> {
+        self.check()?;
+        if limit.is_some() {
+            self.limit = limit;
+        }
+        let mut w = SqlWriter::new(dialect);
+        w.push_select(&self);
+        query.push_lock(&mut w);
+        Ok(w.finish())
+    }
 }
 
 /// Orders of any model, untyped.
