@@ -307,7 +307,21 @@ pub fn run_backend(rt: &Runtime, db: &Database, sync: &mut SyncDb, backend: &str
             .unwrap()
     }));
     let s = Arc::clone(&sql);
-    let (u, u2) = (Arc::clone(&users), Arc::clone(&users));
+    let (u, u2, u3, u4) = (
+        Arc::clone(&users),
+        Arc::clone(&users),
+        Arc::clone(&users),
+        Arc::clone(&users),
+    );
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let orm_sql: Arc<str> = Post::objects()
+        .filter(Post::USER_ID.in_(ids))
+        .order_by(Post::ID.asc())
+        .to_sql(db.dialect())
+        .0
+        .into();
+    println!("note: ORM reverse prefetch: {orm_sql}");
+    let orm_sql2 = Arc::clone(&orm_sql);
     report(
         format!("{backend} reverse_prefetch"),
         100,
@@ -326,6 +340,22 @@ pub fn run_backend(rt: &Runtime, db: &Database, sync: &mut SyncDb, backend: &str
             read("orm", rt, db, move |db| {
                 let users = Arc::clone(&u2);
                 async move { Post::USER.reverse().load_for(&users, &db).await.unwrap() }
+            }),
+            read("raw, ORM's SQL", rt, db, move |db| {
+                let (s, users) = (Arc::clone(&orm_sql), Arc::clone(&u3));
+                async move {
+                    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+                    let posts: Vec<PostRow> = db.fetch_all(&s, ids.as_slice()).await.unwrap();
+                    group(&ids, posts, |p| p.1)
+                }
+            }),
+            read("raw, ORM's SQL, models", rt, db, move |db| {
+                let (s, users) = (Arc::clone(&orm_sql2), Arc::clone(&u4));
+                async move {
+                    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+                    let posts: Vec<Post> = db.fetch_all(&s, ids.as_slice()).await.unwrap();
+                    group(&ids, posts, |p| p.user_id)
+                }
             }),
         ],
     );

@@ -68,7 +68,7 @@ impl SqlWriter {
 /// let q = Book::objects().order_by(Book::ID.asc()).values((Book::ID, size));
 /// assert_eq!(
 ///     q.to_sql(Dialect::Sqlite).0,
-///     r#"SELECT "book"."id", CASE WHEN ("book"."pages" >= ?1) THEN ?2 WHEN ("book"."pages" >= ?3) THEN ?4 ELSE ?5 END FROM "book" ORDER BY "book"."id" ASC NULLS LAST"#
+///     r#"SELECT "book"."id", CASE WHEN ("book"."pages" >= ?1) THEN ?2 WHEN ("book"."pages" >= ?3) THEN ?4 ELSE ?5 END FROM "book" ORDER BY "book"."id" ASC"#
 /// );
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let db = Database::connect("sqlite::memory:").await?;

@@ -105,7 +105,7 @@ pub(crate) fn escape_like(s: &str) -> String {
 }
 
 macro_rules! lookups {
-    ($ty:ident, $self_:ident => $operand:expr) => {
+    ($ty:ident, $self_:ident => $operand:expr, nullable: $nullable:expr) => {
         impl<M, T: FieldType> $ty<M, T> {
             fn cmp($self_, op: CmpOp, rhs: Operand) -> Condition<M> {
                 Condition::new(Node::Cmp($operand, op, rhs))
@@ -260,19 +260,21 @@ macro_rules! lookups {
             /// Ascending order (NULLs last, as PostgreSQL does by default,
             /// on both backends).
             pub fn asc($self_) -> Order<M> {
-                Order::new($operand, false)
+                Order::with_nulls($operand, false, $nullable)
             }
 
             /// Descending order (NULLs first, on both backends).
             pub fn desc($self_) -> Order<M> {
-                Order::new($operand, true)
+                Order::with_nulls($operand, true, $nullable)
             }
         }
     };
 }
 
-lookups!(Column, self => self.operand());
-lookups!(Expr, self => self.operand.clone());
+// A column of the queried model holds NULL only when its type does; an
+// expression may be NULL whatever its type (SQLite's `x / 0`).
+lookups!(Column, self => self.operand(), nullable: T::NULLABLE);
+lookups!(Expr, self => self.operand.clone(), nullable: true);
 
 #[cfg(test)]
 mod tests {

@@ -41,11 +41,11 @@ use std::marker::PhantomData;
 ///     .limit(10);
 /// assert_eq!(
 ///     q.to_sql(Dialect::Postgres).0,
-///     r#"SELECT "user"."id", "user"."name", "user"."age" FROM "user" WHERE (("user"."age" > $1) AND NOT ("user"."name" LIKE $2 ESCAPE E'\\')) ORDER BY "user"."name" ASC NULLS LAST, "user"."id" DESC NULLS FIRST LIMIT 10"#
+///     r#"SELECT "user"."id", "user"."name", "user"."age" FROM "user" WHERE (("user"."age" > $1) AND NOT ("user"."name" LIKE $2 ESCAPE E'\\')) ORDER BY "user"."name" ASC, "user"."id" DESC LIMIT 10"#
 /// );
 /// assert_eq!(
 ///     q.to_sql(Dialect::Sqlite).0,
-///     r#"SELECT "user"."id", "user"."name", "user"."age" FROM "user" WHERE (("user"."age" > ?1) AND NOT ("user"."name" GLOB ?2)) ORDER BY "user"."name" ASC NULLS LAST, "user"."id" DESC NULLS FIRST LIMIT 10"#
+///     r#"SELECT "user"."id", "user"."name", "user"."age" FROM "user" WHERE (("user"."age" > ?1) AND NOT ("user"."name" GLOB ?2)) ORDER BY "user"."name" ASC, "user"."id" DESC LIMIT 10"#
 /// );
 /// ```
 #[must_use = "a QuerySet does nothing until a terminal method (all, get, count, …) runs it"]

@@ -303,6 +303,7 @@ impl SqlWriter {
             self.push_sql(match o.nulls {
                 Nulls::First => " NULLS FIRST",
                 Nulls::Last => " NULLS LAST",
+                Nulls::Never => "",
             });
         }
     }

@@ -1043,9 +1043,8 @@ fn select_for_update_sql() {
         .limit(10);
     let select =
         r#"SELECT "users"."id", "users"."name", "users"."email", "users"."age" FROM "users""#;
-    let pg_tail = r#" WHERE (("users"."age" > $1)) ORDER BY "users"."id" ASC NULLS LAST LIMIT 10"#;
-    let sqlite_tail =
-        r#" WHERE (("users"."age" > ?1)) ORDER BY "users"."id" ASC NULLS LAST LIMIT 10"#;
+    let pg_tail = r#" WHERE (("users"."age" > $1)) ORDER BY "users"."id" ASC LIMIT 10"#;
+    let sqlite_tail = r#" WHERE (("users"."age" > ?1)) ORDER BY "users"."id" ASC LIMIT 10"#;
     for (lock, clause) in [
         (RowLock::Wait, " FOR UPDATE"),
         (RowLock::SkipLocked, " FOR UPDATE SKIP LOCKED"),
