@@ -130,7 +130,7 @@ pub use database::{Database, DatabaseBuilder};
 pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPhase, TlsErrorKind};
 pub use executor::Executor;
 pub use migrate::{
-    Ambiguity, AppliedMigration, Answer, MakeMigrations, Migration, Migrations, Operation, Plan,
+    Ambiguity, Answer, AppliedMigration, MakeMigrations, Migration, Migrations, Operation, Plan,
     SchemaState,
 };
 pub use model::{FieldInfo, Model};

@@ -248,7 +248,10 @@ mod tests {
         let pg = m.up_sql(Dialect::Postgres);
         assert!(pg.contains("BIGINT") && !pg.contains("INTEGER"), "{pg}");
         // Lines keep their place, so errors point into the file.
-        assert_eq!(pg.lines().nth(3), Some("ALTER TABLE t ADD COLUMN x BIGINT;"));
+        assert_eq!(
+            pg.lines().nth(3),
+            Some("ALTER TABLE t ADD COLUMN x BIGINT;")
+        );
         let lite = m.down_sql(Dialect::Sqlite).unwrap();
         assert_eq!(lite.trim(), "SELECT 1;");
         let (line, state) = m.state_lines().unwrap();
@@ -262,15 +265,32 @@ mod tests {
     #[test]
     fn directives_out_of_place_or_misspelt_are_refused() {
         for (text, needle) in [
-            ("-- sylvan:postgres\nSELECT 1;\n-- sylvan:postgress\nSELECT 2;", "line 3"),
-            ("-- sylvan:postgres\nSELECT 1;\n-- sylvan:postgres\nSELECT 2;", "line 3"),
-            ("SELECT 1;\n-- sylvan:sqlite\nSELECT 2;", "line 1: SQL outside"),
-            ("-- sylvan:sqlite\nSELECT 1;\n-- sylvan:generated\n", "line 3"),
-            ("SELECT 1;\n-- down\n-- sylvan:sqlite-foreign-keys-off\nSELECT 2;", "line 3"),
+            (
+                "-- sylvan:postgres\nSELECT 1;\n-- sylvan:postgress\nSELECT 2;",
+                "line 3",
+            ),
+            (
+                "-- sylvan:postgres\nSELECT 1;\n-- sylvan:postgres\nSELECT 2;",
+                "line 3",
+            ),
+            (
+                "SELECT 1;\n-- sylvan:sqlite\nSELECT 2;",
+                "line 1: SQL outside",
+            ),
+            (
+                "-- sylvan:sqlite\nSELECT 1;\n-- sylvan:generated\n",
+                "line 3",
+            ),
+            (
+                "SELECT 1;\n-- down\n-- sylvan:sqlite-foreign-keys-off\nSELECT 2;",
+                "line 3",
+            ),
             ("-- sylvan:state\n-- x\n-- down\nSELECT 1;", "line 1"),
             ("SELECT 1;\n-- sylvan:state\nSELECT 2;", "line 3"),
         ] {
-            let e = Migration::parse("0004_a.sql", text).unwrap_err().to_string();
+            let e = Migration::parse("0004_a.sql", text)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(needle), "{text:?}: {e}");
         }
     }

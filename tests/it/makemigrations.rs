@@ -226,7 +226,10 @@ async fn catalog(t: &TestDb) -> Vec<String> {
     let mut lines = Vec::new();
     for sql in queries {
         let rows: Vec<String> = t.db.fetch_all(sql, ()).await.unwrap();
-        lines.extend(rows.into_iter().map(|r| r.replace(&format!("{}.", t.name), "")));
+        lines.extend(
+            rows.into_iter()
+                .map(|r| r.replace(&format!("{}.", t.name), "")),
+        );
     }
     lines.sort();
     lines
@@ -292,7 +295,11 @@ async fn each_model_change_migrates_like_a_fresh_database_and_rolls_back() {
             let again = MakeMigrations::new(schema.clone())
                 .plan_dir(dir.path())
                 .unwrap();
-            assert!(again.is_none(), "step {step}: {:?}", again.map(|p| p.file_name()));
+            assert!(
+                again.is_none(),
+                "step {step}: {:?}",
+                again.map(|p| p.file_name())
+            );
         }
         let text = std::fs::read_to_string(dir.path().join("0004_step_3.sql")).unwrap();
         assert!(text.contains("-- sylvan:sqlite-foreign-keys-off"), "{text}");
@@ -423,7 +430,10 @@ async fn a_rename_is_asked_for_and_keeps_the_data_when_hinted() {
         plan.write().unwrap();
         let m = Migrations::from_dir(dir.path()).unwrap();
         m.run(&t.db).await.unwrap();
-        let name: String = t.db.fetch_one("SELECT name FROM mm_note", ()).await.unwrap();
+        let name: String =
+            t.db.fetch_one("SELECT name FROM mm_note", ())
+                .await
+                .unwrap();
         assert_eq!(name, "kept");
         assert_eq!(catalog(&t).await, created(&t, &after).await);
 
@@ -440,7 +450,10 @@ async fn a_rename_is_asked_for_and_keeps_the_data_when_hinted() {
         plan.write().unwrap();
         let m = Migrations::from_dir(dir.path()).unwrap();
         m.run(&t.db).await.unwrap();
-        let name: String = t.db.fetch_one("SELECT name FROM mm_memo", ()).await.unwrap();
+        let name: String =
+            t.db.fetch_one("SELECT name FROM mm_memo", ())
+                .await
+                .unwrap();
         assert_eq!(name, "kept");
         assert_eq!(catalog(&t).await, created(&t, &moved_schema).await);
 

@@ -211,7 +211,9 @@ fn answer(ask: &mut Ask<'_>, question: &Ambiguity) -> Result<Option<String>> {
 }
 
 fn not_offered(question: &Ambiguity, to: &str) -> Error {
-    hint_error(format!("answered a rename to \"{to}\", which is not one of the choices: {question}"))
+    hint_error(format!(
+        "answered a rename to \"{to}\", which is not one of the choices: {question}"
+    ))
 }
 
 fn hint_error(message: String) -> Error {
@@ -287,7 +289,7 @@ fn diff_columns(
             let has = |s: &SchemaState, c: &str| s.table(name).and_then(|t| t.column(c)).is_some();
             if has(&cur, from) && !has(&cur, to) && new_table.column(to).is_some() {
                 rename_column(&mut cur, &mut ops, name, from, to);
-            } else if !(!has(&cur, from) && has(&cur, to)) {
+            } else if has(&cur, from) || !has(&cur, to) {
                 return Err(hint_error(format!(
                     "`.rename_column(\"{name}\", \"{from}\", \"{to}\")`: the recorded table has \
                      no column \"{from}\", or the model has no column \"{to}\", or \"{to}\" \
@@ -301,10 +303,7 @@ fn diff_columns(
             .filter(|(t, _)| t == name)
             .map(|(_, c)| c.clone())
             .collect();
-        loop {
-            let Some(old_table) = cur.table(name) else {
-                break;
-            };
+        while let Some(old_table) = cur.table(name) {
             let removed: Vec<String> = old_table
                 .columns
                 .iter()
@@ -462,7 +461,10 @@ mod tests {
     }
 
     fn lines(d: &Diff) -> Vec<String> {
-        d.ops.iter().map(|o| Operation(o.clone()).to_string()).collect()
+        d.ops
+            .iter()
+            .map(|o| Operation(o.clone()).to_string())
+            .collect()
     }
 
     const BOOK: &str = "table \"book\"\n  column \"id\" i64 pk auto\n  column \"title\" text\n";
@@ -557,7 +559,11 @@ mod tests {
                column \"writer_id\" i64 references \"author\" \"id\" restrict\n",
         );
         let e = diff(&old, &new, &Hints::default(), None, false).unwrap_err();
-        assert!(e.to_string().contains(".rename_table(\"writer\", \"author\")"), "{e}");
+        assert!(
+            e.to_string()
+                .contains(".rename_table(\"writer\", \"author\")"),
+            "{e}"
+        );
         let hints = Hints {
             rename_tables: vec![("writer".into(), "author".into())],
             ..Hints::default()

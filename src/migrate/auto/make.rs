@@ -11,6 +11,9 @@ use crate::value::SqlType;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
+/// The ambiguity hook, boxed.
+type AskFn = Box<dyn FnMut(&Ambiguity) -> Answer>;
+
 /// Writes the next migration from the models: compares a [`Schema`] with
 /// the state recorded by the newest generated migration (its
 /// `-- sylvan:state` block; none means an empty database) and renders the
@@ -44,7 +47,7 @@ pub struct MakeMigrations {
     schema: Schema,
     name: Option<String>,
     hints: Hints,
-    ask: Option<Box<dyn FnMut(&Ambiguity) -> Answer>>,
+    ask: Option<AskFn>,
 }
 
 impl std::fmt::Debug for MakeMigrations {
@@ -242,7 +245,8 @@ fn reverse(up: &[Op]) -> Hints {
         })
         .collect();
     for (from, to) in &table_renames {
-        back.rename_tables.push(((*to).to_owned(), (*from).to_owned()));
+        back.rename_tables
+            .push(((*to).to_owned(), (*from).to_owned()));
     }
     for op in up {
         if let Op::RenameColumn { table, from, to } = op {
@@ -433,7 +437,9 @@ mod tests {
 
     #[test]
     fn both_dialects_render_an_alteration() {
-        let old = SchemaState::parse("table \"t\"\n  column \"id\" i64 pk auto\n  column \"n\" i32\n").unwrap();
+        let old =
+            SchemaState::parse("table \"t\"\n  column \"id\" i64 pk auto\n  column \"n\" i32\n")
+                .unwrap();
         let new = SchemaState::parse(
             "table \"t\"\n  column \"id\" i64 pk auto\n  column \"n\" i64 null unique default \"1\"\n",
         )

@@ -68,7 +68,10 @@ fn is_constant(default: &str) -> bool {
 fn needs_rebuild(op: &Op) -> bool {
     match op {
         Op::AddColumn { column: c, .. } => {
-            let default_null = c.default.as_deref().is_none_or(|d| d.eq_ignore_ascii_case("NULL"));
+            let default_null = c
+                .default
+                .as_deref()
+                .is_none_or(|d| d.eq_ignore_ascii_case("NULL"));
             c.primary_key
                 || c.unique
                 || (!c.nullable && default_null)

@@ -211,9 +211,8 @@ impl SchemaState {
         let mut left: Vec<&TableState> = self.tables.iter().collect();
         while !left.is_empty() {
             let ready = left.iter().position(|t| {
-                t.depends_on().all(|d| {
-                    done.iter().any(|x| x.name == d) || !left.iter().any(|x| x.name == d)
-                })
+                t.depends_on()
+                    .all(|d| done.iter().any(|x| x.name == d) || !left.iter().any(|x| x.name == d))
             });
             done.push(left.remove(ready.unwrap_or(0)));
         }
@@ -383,7 +382,9 @@ fn expect_text(token: Option<Token>, what: &str) -> std::result::Result<String, 
     }
 }
 
-fn parse_column(tokens: &mut impl Iterator<Item = Token>) -> std::result::Result<ColumnState, String> {
+fn parse_column(
+    tokens: &mut impl Iterator<Item = Token>,
+) -> std::result::Result<ColumnState, String> {
     let name = expect_text(tokens.next(), "a quoted column name")?;
     let sql_type = match tokens.next() {
         Some(Token::Word(w)) => TYPES
@@ -490,23 +491,25 @@ mod tests {
                 proptest::collection::vec(any::<i64>(), 0..4).prop_map(AllowedState::Integer),
             ]),
         )
-            .prop_map(|(name, ty, flags, default, references, allowed)| ColumnState {
-                name,
-                sql_type: TYPES[ty].0,
-                nullable: flags[0],
-                primary_key: flags[1],
-                auto: flags[2],
-                unique: flags[3],
-                index: flags[4],
-                default,
-                references: references.map(|(table, column, d)| RefState {
-                    table,
-                    column,
-                    on_delete: [OnDelete::Restrict, OnDelete::Cascade, OnDelete::SetNull]
-                        [usize::from(d)],
-                }),
-                allowed,
-            })
+            .prop_map(
+                |(name, ty, flags, default, references, allowed)| ColumnState {
+                    name,
+                    sql_type: TYPES[ty].0,
+                    nullable: flags[0],
+                    primary_key: flags[1],
+                    auto: flags[2],
+                    unique: flags[3],
+                    index: flags[4],
+                    default,
+                    references: references.map(|(table, column, d)| RefState {
+                        table,
+                        column,
+                        on_delete: [OnDelete::Restrict, OnDelete::Cascade, OnDelete::SetNull]
+                            [usize::from(d)],
+                    }),
+                    allowed,
+                },
+            )
     }
 
     proptest! {
@@ -538,10 +541,18 @@ mod tests {
         for (text, line, needle) in [
             ("table \"a\"\n  column \"x\" int", 2, "unknown type `int`"),
             ("column \"x\" i64", 1, "before any table"),
-            ("table \"a\"\n\n  column \"x\" i64 nul", 3, "unknown flag `nul`"),
+            (
+                "table \"a\"\n\n  column \"x\" i64 nul",
+                3,
+                "unknown flag `nul`",
+            ),
             ("table \"a\n", 1, "unterminated"),
             ("table \"a\"\ntable \"a\"", 2, "appears twice"),
-            ("table \"a\"\n  column \"x\" i64 references \"b\" \"id\"", 2, "expected `restrict`"),
+            (
+                "table \"a\"\n  column \"x\" i64 references \"b\" \"id\"",
+                2,
+                "expected `restrict`",
+            ),
         ] {
             let e = SchemaState::parse(text).unwrap_err().to_string();
             assert!(e.contains(&format!("line {line}: ")), "{text:?}: {e}");
