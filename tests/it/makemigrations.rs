@@ -14,7 +14,7 @@
 
 use crate::support::{Kind, TestDb};
 use sylvan::prelude::*;
-use sylvan::{Ambiguity, Answer, MakeMigrations, Migrations, PoolConfig, Schema};
+use sylvan::{Ambiguity, Answer, MakeMigrations, Migration, Migrations, PoolConfig, Schema};
 
 mod v1 {
     #[derive(sylvan::Model)]
@@ -467,6 +467,52 @@ async fn a_rename_is_asked_for_and_keeps_the_data_when_hinted() {
             catalog(&t).await,
             created(&t, &Schema::new().model::<named::Note>()).await
         );
+        t
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_foreign_keys_off_still_refuses_broken_references() {
+    crate::support::both("mm_fk_check", |t| async move {
+        let setup = Migration::parse(
+            "0001_tables.sql",
+            "CREATE TABLE mm_parent (id INTEGER PRIMARY KEY);\n\
+             CREATE TABLE mm_child (id INTEGER PRIMARY KEY, \
+             parent_id INTEGER REFERENCES mm_parent (id) ON DELETE CASCADE);\n\
+             INSERT INTO mm_parent (id) VALUES (1);\n\
+             INSERT INTO mm_child (id, parent_id) VALUES (1, 1);\n",
+        )
+        .unwrap();
+        let broken = Migration::parse(
+            "0002_broken.sql",
+            "-- sylvan:sqlite-foreign-keys-off\n\
+             INSERT INTO mm_child (id, parent_id) VALUES (2, 99);\n\
+             DELETE FROM mm_parent;\n\
+             -- down\nSELECT 1;\n",
+        )
+        .unwrap();
+        let m = Migrations::new([setup, broken]).unwrap();
+        let e = m.run(&t.db).await.unwrap_err();
+        if t.kind == Kind::Sqlite {
+            assert!(e.to_string().contains("breaking a foreign key"), "{e}");
+        }
+        // Rolled back: version 2 not recorded, no child row added, the
+        // parent kept (and its child not cascaded away).
+        let applied: Vec<i64> =
+            t.db.fetch_all("SELECT version FROM sylvan_migrations", ())
+                .await
+                .unwrap();
+        assert_eq!(applied, [1]);
+        let rows: Vec<(i64, i64)> =
+            t.db.fetch_all("SELECT id, parent_id FROM mm_child", ())
+                .await
+                .unwrap();
+        assert_eq!(rows, [(1, 1)]);
+        if t.kind == Kind::Sqlite {
+            let on: i64 = t.db.fetch_one("PRAGMA foreign_keys", ()).await.unwrap();
+            assert_eq!(on, 1);
+        }
         t
     })
     .await;
