@@ -187,6 +187,7 @@ impl Session {
     /// `PRAGMA foreign_key_check` must find no violation (else everything
     /// is rolled back); the pragma is turned back on afterwards, on error
     /// too (the connection is closed after the migration anyway).
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     async fn without_foreign_keys(
         &self,
         version: i64,
