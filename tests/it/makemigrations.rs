@@ -124,7 +124,7 @@ mod v5 {
     }
 }
 
-/// (6) a column dropped.
+/// (6) a column dropped, a default changed.
 mod v6 {
     pub use super::v3::Author;
 
@@ -137,7 +137,7 @@ mod v6 {
         pub author_id: i64,
         #[model(index)]
         pub title: String,
-        #[model(default = "0")]
+        #[model(default = "1")]
         pub pages: i32,
         #[model(foreign_key = Author, on_delete = "set_null")]
         pub editor_id: Option<i64>,
@@ -157,7 +157,7 @@ mod v7 {
         pub author_id: i64,
         #[model(index)]
         pub title: String,
-        #[model(default = "0")]
+        #[model(default = "1")]
         pub pages: i64,
         #[model(foreign_key = Author, on_delete = "set_null")]
         pub editor_id: Option<i64>,
@@ -313,7 +313,7 @@ async fn each_model_change_migrates_like_a_fresh_database_and_rolls_back() {
             t.db.fetch_one("SELECT pages FROM mm_book WHERE title = 'book 7'", ())
                 .await
                 .unwrap();
-        assert_eq!(pages, 0);
+        assert_eq!(pages, 1, "the new default");
 
         // Every step back, down to nothing.
         let migrations = Migrations::from_dir(dir.path()).unwrap();

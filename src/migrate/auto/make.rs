@@ -466,4 +466,19 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn an_unreadable_snapshot_names_the_migration_and_line() {
+        let text = "-- sylvan:generated\n-- sylvan:postgres\nSELECT 1;\n-- sylvan:sqlite\n\
+                    SELECT 1;\n-- sylvan:state\n-- table \"t\"\n--   column \"x\" int\n";
+        let previous = Migrations::new([Migration::parse("0007_auto.sql", text).unwrap()]).unwrap();
+        let e = MakeMigrations::new(Schema::new())
+            .plan(&previous)
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Migration { version: Some(7), message }
+                if message.contains("migration 7 (auto)") && message.contains("line 8")),
+            "{e}"
+        );
+    }
 }
