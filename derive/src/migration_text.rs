@@ -149,6 +149,13 @@ fn check_directives(
         };
         let ok = match d.as_str() {
             "no-transaction" => section == "up" && n == 0,
+            SQLITE_FOREIGN_KEYS_OFF if seen.iter().any(|s| s == "no-transaction") => {
+                return Err(format!(
+                    "line {line_no}: `{trimmed}` needs a transaction (it checks the foreign \
+                     keys before COMMIT), which `{NO_TRANSACTION_MARKER}` turns off: use one \
+                     or the other"
+                ));
+            }
             GENERATED | SQLITE_FOREIGN_KEYS_OFF => section == "up" && !in_dialect,
             "postgres" | "sqlite" => !seen.contains(&d),
             STATE => last_section && !seen.iter().any(|s| s == STATE),

@@ -287,6 +287,10 @@ mod tests {
             ),
             ("-- sylvan:state\n-- x\n-- down\nSELECT 1;", "line 1"),
             ("SELECT 1;\n-- sylvan:state\nSELECT 2;", "line 3"),
+            (
+                "-- sylvan:no-transaction\n-- sylvan:sqlite-foreign-keys-off\nSELECT 1;",
+                "line 2: `-- sylvan:sqlite-foreign-keys-off` needs a transaction",
+            ),
         ] {
             let e = Migration::parse("0004_a.sql", text)
                 .unwrap_err()
