@@ -517,3 +517,80 @@ async fn sqlite_foreign_keys_off_still_refuses_broken_references() {
     })
     .await;
 }
+
+mod two_states {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, sylvan::FieldType)]
+    #[field_type(rename_all = "snake_case")]
+    pub enum State {
+        Open,
+        Closed,
+    }
+
+    #[derive(sylvan::Model)]
+    #[model(table = "mm_ticket")]
+    pub struct Ticket {
+        #[model(primary_key, auto)]
+        pub id: i64,
+        pub state: State,
+    }
+}
+
+mod three_states {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, sylvan::FieldType)]
+    #[field_type(rename_all = "snake_case")]
+    pub enum State {
+        Open,
+        Closed,
+        OnHold,
+    }
+
+    #[derive(sylvan::Model)]
+    #[model(table = "mm_ticket")]
+    pub struct Ticket {
+        #[model(primary_key, auto)]
+        pub id: i64,
+        pub state: State,
+    }
+}
+
+#[tokio::test]
+async fn a_new_enum_value_changes_the_check_constraint() {
+    crate::support::both("mm_enum", |t| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let before = Schema::new().model::<two_states::Ticket>();
+        let after = Schema::new().model::<three_states::Ticket>();
+        for schema in [before.clone(), after.clone()] {
+            MakeMigrations::new(schema)
+                .plan_dir(dir.path())
+                .unwrap()
+                .unwrap()
+                .write()
+                .unwrap();
+        }
+        let m = Migrations::from_dir(dir.path()).unwrap();
+        m.run(&t.db).await.unwrap();
+        let insert = "INSERT INTO mm_ticket (state) VALUES ($1)";
+        t.db.execute(insert, ("on_hold",)).await.unwrap();
+        assert!(t.db.execute(insert, ("lost",)).await.is_err());
+        assert_eq!(catalog(&t).await, created(&t, &after).await);
+        if t.kind == Kind::Postgres {
+            let check: String =
+                t.db.fetch_one(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
+                     WHERE conname = 'mm_ticket_state_check'",
+                    (),
+                )
+                .await
+                .unwrap();
+            assert!(check.contains("on_hold"), "{check}");
+        }
+        // Back: the row holding the new value must go first.
+        t.db.execute("DELETE FROM mm_ticket", ()).await.unwrap();
+        m.rollback(&t.db, 1).await.unwrap();
+        assert!(t.db.execute(insert, ("on_hold",)).await.is_err());
+        t.db.execute(insert, ("open",)).await.unwrap();
+        assert_eq!(catalog(&t).await, created(&t, &before).await);
+        t
+    })
+    .await;
+}
