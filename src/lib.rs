@@ -129,7 +129,10 @@ pub use connection::Connection;
 pub use database::{Database, DatabaseBuilder};
 pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPhase, TlsErrorKind};
 pub use executor::Executor;
-pub use migrate::{AppliedMigration, Migration, Migrations};
+pub use migrate::{
+    Ambiguity, Answer, AppliedMigration, MakeMigrations, Migration, Migrations, Operation, Plan,
+    SchemaState,
+};
 pub use model::{FieldInfo, Model};
 pub use pool::{PoolConfig, PoolStatus, DEFAULT_LIVENESS_CHECK_AFTER};
 pub use query::{

@@ -35,29 +35,180 @@ pub(crate) fn is_no_transaction(up: &str) -> bool {
         .is_some_and(|line| line.trim().eq_ignore_ascii_case(NO_TRANSACTION_MARKER))
 }
 
+/// The directive a line holds: the lowercased word after `-- sylvan:`.
+pub(crate) fn directive(line: &str) -> Option<String> {
+    let trimmed = line.trim();
+    let prefix = trimmed.get(..10)?;
+    prefix
+        .eq_ignore_ascii_case("-- sylvan:")
+        .then(|| trimmed[10..].trim().to_ascii_lowercase())
+}
+
+/// The dialect section directives: `-- sylvan:postgres`, `-- sylvan:sqlite`.
+pub(crate) const DIALECTS: [&str; 2] = ["postgres", "sqlite"];
+
+/// Marks a file written by `MakeMigrations`.
+pub(crate) const GENERATED: &str = "generated";
+
+/// Asks the SQLite runner to turn `PRAGMA foreign_keys` off around the
+/// migration's transaction (a table rebuild must not cascade deletes).
+pub(crate) const SQLITE_FOREIGN_KEYS_OFF: &str = "sqlite-foreign-keys-off";
+
+/// Opens the schema snapshot, the file's last lines.
+pub(crate) const STATE: &str = "state";
+
+/// True when the up section's header (the lines before its first dialect
+/// section) holds the directive `name`.
+pub(crate) fn has_header_directive(up: &str, name: &str) -> bool {
+    for line in up.lines() {
+        match directive(line) {
+            Some(d) if DIALECTS.contains(&d.as_str()) => return false,
+            Some(d) if d == name => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The text of `section` that runs on `dialect`: `None` when it has no
+/// dialect sections (all of it runs on every backend); otherwise the text
+/// with every line outside that dialect's section blanked, so that line
+/// numbers in errors still point into the file.
+pub(crate) fn dialect_text(section: &str, dialect: &str) -> Option<String> {
+    if !section
+        .lines()
+        .any(|l| directive(l).is_some_and(|d| DIALECTS.contains(&d.as_str())))
+    {
+        return None;
+    }
+    let mut out = String::with_capacity(section.len());
+    let mut inside = false;
+    for line in section.split_inclusive('\n') {
+        if let Some(d) = directive(line) {
+            if DIALECTS.contains(&d.as_str()) || d == STATE {
+                inside = d == dialect;
+            }
+            out.push('\n');
+            continue;
+        }
+        if inside {
+            out.push_str(line);
+        } else if line.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Some(out)
+}
+
+/// The schema snapshot: the lines after `-- sylvan:state` (without their
+/// `--`), with the file line number of the first, if the file has one.
+pub(crate) fn state_lines(up: &str, down: Option<&str>) -> Option<(usize, Vec<String>)> {
+    let down_line = up.matches('\n').count() + 2;
+    for (first_line, text) in [(1, Some(up)), (down_line, down)] {
+        let Some(text) = text else { continue };
+        let mut lines = text.lines().enumerate();
+        while let Some((n, line)) = lines.next() {
+            if directive(line).as_deref() == Some(STATE) {
+                let body = lines
+                    .map(|(_, l)| {
+                        let l = l.trim();
+                        l.strip_prefix("--").unwrap_or(l).trim().to_owned()
+                    })
+                    .collect();
+                return Some((first_line + n + 1, body));
+            }
+        }
+    }
+    None
+}
+
+/// Checks the `-- sylvan:` directives of a section: where each may stand.
+fn check_directives(
+    section: &str,
+    text: &str,
+    first_line: usize,
+    last_section: bool,
+) -> Result<(), String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut in_dialect = false;
+    let mut in_state = false;
+    for (n, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        let line_no = first_line + n;
+        if in_state {
+            if (!trimmed.is_empty() && !trimmed.starts_with("--")) || directive(line).is_some() {
+                return Err(format!(
+                    "line {line_no}: after `-- sylvan:{STATE}` only the snapshot's comment lines \
+                     may follow, found `{trimmed}`"
+                ));
+            }
+            continue;
+        }
+        let Some(d) = directive(line) else {
+            continue;
+        };
+        let ok = match d.as_str() {
+            "no-transaction" => section == "up" && n == 0,
+            SQLITE_FOREIGN_KEYS_OFF if seen.iter().any(|s| s == "no-transaction") => {
+                return Err(format!(
+                    "line {line_no}: `{trimmed}` needs a transaction (it checks the foreign \
+                     keys before COMMIT), which `{NO_TRANSACTION_MARKER}` turns off: use one \
+                     or the other"
+                ));
+            }
+            GENERATED | SQLITE_FOREIGN_KEYS_OFF => section == "up" && !in_dialect,
+            "postgres" | "sqlite" => !seen.contains(&d),
+            STATE => last_section && !seen.iter().any(|s| s == STATE),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!(
+                "line {line_no}: `{trimmed}` is not a directive Sylvan knows here; they are \
+                 `{NO_TRANSACTION_MARKER}` (as the file's first line), `-- sylvan:{GENERATED}` and \
+                 `-- sylvan:{SQLITE_FOREIGN_KEYS_OFF}` (in the up section before its dialect \
+                 sections), `-- sylvan:postgres` and `-- sylvan:sqlite` (once per section) and \
+                 `-- sylvan:{STATE}` (once, ending the file)"
+            ));
+        }
+        if DIALECTS.contains(&d.as_str()) {
+            in_dialect = true;
+        }
+        in_state = d == STATE;
+        seen.push(d);
+    }
+    if in_dialect {
+        // SQL before the first dialect section would run nowhere.
+        for (n, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if directive(line).is_some_and(|d| DIALECTS.contains(&d.as_str())) {
+                break;
+            }
+            if !trimmed.is_empty() && !trimmed.starts_with("--") {
+                unreachable_section(first_line + n)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unreachable_section(line: usize) -> Result<(), String> {
+    Err(format!(
+        "line {line}: SQL outside any `-- sylvan:postgres` / `-- sylvan:sqlite` section of a \
+         section that has them would run on no backend; move it into one (or both)"
+    ))
+}
+
 /// Checks a migration's sections: no statement may control the transaction
 /// (Sylvan runs each migration in a transaction of its own, or in none when
-/// asked, and holds the migration lock meanwhile), and the only directive is
-/// the no-transaction marker on the first line. The message names the line
-/// and the statement; the caller adds the file.
+/// asked, and holds the migration lock meanwhile), and directives stand
+/// where they mean something (see [`check_directives`]). The message names
+/// the line and the statement; the caller adds the file.
 pub(crate) fn check_migration_text(up: &str, down: Option<&str>) -> Result<(), String> {
     let down_line = up.matches('\n').count() + 2;
     for (section, first_line, text) in [("up", 1, Some(up)), ("down", down_line, down)] {
         let Some(text) = text else { continue };
-        for (n, line) in text.lines().enumerate() {
-            let trimmed = line.trim();
-            let directive = trimmed
-                .get(..10)
-                .is_some_and(|p| p.eq_ignore_ascii_case("-- sylvan:"));
-            let is_marker = trimmed.eq_ignore_ascii_case(NO_TRANSACTION_MARKER);
-            if directive && !(is_marker && section == "up" && n == 0) {
-                return Err(format!(
-                    "line {}: `{trimmed}` is not a directive Sylvan knows here; the only one is \
-                     `{NO_TRANSACTION_MARKER}`, as the file's first line",
-                    first_line + n
-                ));
-            }
-        }
+        let last_section = section == "down" || down.is_none();
+        check_directives(section, text, first_line, last_section)?;
         if let Some((offset, statement)) = transaction_control(text) {
             let line = first_line + text[..offset].matches('\n').count();
             return Err(format!(

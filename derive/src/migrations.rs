@@ -156,4 +156,26 @@ mod tests {
         let out = expand(&dir.lit()).unwrap().to_string();
         assert!(out.contains("sylvan:no-transaction"), "{out}");
     }
+
+    #[test]
+    fn generated_migrations_with_dialect_sections_embed() {
+        let dir = Dir::with(
+            "generated",
+            &[(
+                "0001_auto.sql",
+                "-- sylvan:generated\n-- sylvan:postgres\nCREATE TABLE a (x BIGINT);\n\
+                 -- sylvan:sqlite\nCREATE TABLE a (x INTEGER);\n-- down\n\
+                 -- sylvan:postgres\nDROP TABLE a;\n-- sylvan:sqlite\nDROP TABLE a;\n\
+                 -- sylvan:state\n-- table \"a\"\n",
+            )],
+        );
+        let out = expand(&dir.lit()).unwrap().to_string();
+        assert!(out.contains("sylvan:state"), "{out}");
+        let bad = Dir::with(
+            "misspelt",
+            &[("0001_auto.sql", "-- sylvan:postgress\nSELECT 1;\n")],
+        );
+        let e = expand(&bad.lit()).unwrap_err().to_string();
+        assert!(e.contains("0001_auto.sql: line 1"), "{e}");
+    }
 }

@@ -2,6 +2,7 @@
 //! built by `embed_migrations!`, and its checksum.
 
 use super::text;
+use crate::backend::Dialect;
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 
@@ -91,6 +92,44 @@ impl Migration {
             version: Some(self.version),
             message: format!("migration {} ({}): {why}", self.version, self.name),
         })
+    }
+
+    /// True for a file written by [`MakeMigrations`](crate::MakeMigrations)
+    /// (its header holds `-- sylvan:generated`).
+    pub fn is_generated(&self) -> bool {
+        text::has_header_directive(&self.up, text::GENERATED)
+    }
+
+    /// The up section as it runs on `dialect`: the whole section, or only
+    /// its `-- sylvan:postgres` / `-- sylvan:sqlite` part when it has
+    /// dialect sections.
+    pub fn up_sql(&self, dialect: Dialect) -> Cow<'_, str> {
+        match text::dialect_text(&self.up, dialect.name()) {
+            Some(sql) => Cow::Owned(sql),
+            None => Cow::Borrowed(&self.up),
+        }
+    }
+
+    /// The down section as it runs on `dialect` (see [`Migration::up_sql`]).
+    pub fn down_sql(&self, dialect: Dialect) -> Option<Cow<'_, str>> {
+        let down = self.down.as_deref()?;
+        Some(match text::dialect_text(down, dialect.name()) {
+            Some(sql) => Cow::Owned(sql),
+            None => Cow::Borrowed(down),
+        })
+    }
+
+    /// True when the header holds `-- sylvan:sqlite-foreign-keys-off`: on
+    /// SQLite the migration runs with `PRAGMA foreign_keys = OFF` on its
+    /// connection, checked with `PRAGMA foreign_key_check` before commit.
+    pub(super) fn sqlite_foreign_keys_off(&self) -> bool {
+        text::has_header_directive(&self.up, text::SQLITE_FOREIGN_KEYS_OFF)
+    }
+
+    /// The schema snapshot lines after `-- sylvan:state`, with the file
+    /// line of the first.
+    pub(crate) fn state_lines(&self) -> Option<(usize, Vec<String>)> {
+        text::state_lines(&self.up, self.down.as_deref())
     }
 
     /// True when the file has a down section.
@@ -192,6 +231,71 @@ mod tests {
         ] {
             let e = Migration::parse("0003_a.sql", text).unwrap_err();
             assert!(e.to_string().contains("not a directive"), "{text:?}: {e}");
+        }
+    }
+
+    const GENERATED: &str = "-- sylvan:generated\n-- sylvan:sqlite-foreign-keys-off\n\
+        -- sylvan:postgres\nALTER TABLE t ADD COLUMN x BIGINT;\n\
+        -- sylvan:sqlite\nALTER TABLE t ADD COLUMN x INTEGER;\n\
+        -- down\n-- sylvan:postgres\nALTER TABLE t DROP COLUMN x;\n\
+        -- sylvan:sqlite\nSELECT 1;\n\
+        -- sylvan:state\n-- table \"t\"\n--   column \"x\" i64\n";
+
+    #[test]
+    fn dialect_sections_run_on_their_backend_only() {
+        let m = Migration::parse("0003_auto.sql", GENERATED).unwrap();
+        assert!(m.is_generated() && m.is_transactional() && m.sqlite_foreign_keys_off());
+        let pg = m.up_sql(Dialect::Postgres);
+        assert!(pg.contains("BIGINT") && !pg.contains("INTEGER"), "{pg}");
+        // Lines keep their place, so errors point into the file.
+        assert_eq!(
+            pg.lines().nth(3),
+            Some("ALTER TABLE t ADD COLUMN x BIGINT;")
+        );
+        let lite = m.down_sql(Dialect::Sqlite).unwrap();
+        assert_eq!(lite.trim(), "SELECT 1;");
+        let (line, state) = m.state_lines().unwrap();
+        assert_eq!((line, state[0].as_str()), (13, "table \"t\""));
+        // A file without dialect sections runs as written everywhere.
+        let plain = Migration::new(1, "a", "SELECT 1;", None);
+        assert_eq!(plain.up_sql(Dialect::Sqlite), "SELECT 1;");
+        assert!(!plain.is_generated() && !plain.sqlite_foreign_keys_off());
+    }
+
+    #[test]
+    fn directives_out_of_place_or_misspelt_are_refused() {
+        for (text, needle) in [
+            (
+                "-- sylvan:postgres\nSELECT 1;\n-- sylvan:postgress\nSELECT 2;",
+                "line 3",
+            ),
+            (
+                "-- sylvan:postgres\nSELECT 1;\n-- sylvan:postgres\nSELECT 2;",
+                "line 3",
+            ),
+            (
+                "SELECT 1;\n-- sylvan:sqlite\nSELECT 2;",
+                "line 1: SQL outside",
+            ),
+            (
+                "-- sylvan:sqlite\nSELECT 1;\n-- sylvan:generated\n",
+                "line 3",
+            ),
+            (
+                "SELECT 1;\n-- down\n-- sylvan:sqlite-foreign-keys-off\nSELECT 2;",
+                "line 3",
+            ),
+            ("-- sylvan:state\n-- x\n-- down\nSELECT 1;", "line 1"),
+            ("SELECT 1;\n-- sylvan:state\nSELECT 2;", "line 3"),
+            (
+                "-- sylvan:no-transaction\n-- sylvan:sqlite-foreign-keys-off\nSELECT 1;",
+                "line 2: `-- sylvan:sqlite-foreign-keys-off` needs a transaction",
+            ),
+        ] {
+            let e = Migration::parse("0004_a.sql", text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{text:?}: {e}");
         }
     }
 }

@@ -18,12 +18,15 @@ mod run;
 mod lock;
 mod no_transaction;
 
+pub(crate) mod auto;
+
 /// The reading of migration files, shared with `embed_migrations!` (the
 /// proc-macro crate cannot depend on this one, so both include one file).
 #[allow(dead_code)]
 mod text;
 
 pub use applied::AppliedMigration;
+pub use auto::{Ambiguity, Answer, MakeMigrations, Operation, Plan, SchemaState};
 
 /// The statements of a PostgreSQL script, split as the server reads it.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]

@@ -47,35 +47,42 @@ impl Migrations {
                 ),
             },
         };
-        match direction {
+        let dialect = db.dialect();
+        let (sql, record, binds) = match direction {
             Direction::Up if is_applied => return Ok(false),
             Direction::Down if !is_applied => return Ok(false),
-            Direction::Up => {
-                session.script(&m.up).await.map_err(wrap)?;
-                session
-                    .execute(
-                        "INSERT INTO sylvan_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
-                        vec![
-                            Value::I64(m.version),
-                            Value::Text(m.name.to_string()),
-                            Value::Text(m.checksum()),
-                            Value::Text(now_text()),
-                        ],
-                    )
-                    .await?;
-            }
-            Direction::Down => {
-                session
-                    .script(m.down.as_deref().unwrap_or_default())
-                    .await
-                    .map_err(wrap)?;
-                session
-                    .execute(
-                        "DELETE FROM sylvan_migrations WHERE version = $1",
-                        vec![Value::I64(m.version)],
-                    )
-                    .await?;
-            }
+            Direction::Up => (
+                m.up_sql(dialect),
+                "INSERT INTO sylvan_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+                vec![
+                    Value::I64(m.version),
+                    Value::Text(m.name.to_string()),
+                    Value::Text(m.checksum()),
+                    Value::Text(now_text()),
+                ],
+            ),
+            Direction::Down => (
+                m.down_sql(dialect).unwrap_or_default(),
+                "DELETE FROM sylvan_migrations WHERE version = $1",
+                vec![Value::I64(m.version)],
+            ),
+        };
+        if m.is_transactional() {
+            // Here only for `-- sylvan:sqlite-foreign-keys-off` on SQLite.
+            let wrap_tx = |e: Error| match e {
+                Error::Migration { .. } => e,
+                other => Error::Migration {
+                    version: Some(m.version),
+                    message: format!("migration {} ({}) failed: {other}", m.version, m.name),
+                },
+            };
+            session
+                .without_foreign_keys(m.version, &sql, record, binds)
+                .await
+                .map_err(wrap_tx)?;
+        } else {
+            session.script(&sql).await.map_err(wrap)?;
+            session.execute(record, binds).await?;
         }
         session.close().await;
         Ok(true)
@@ -169,6 +176,70 @@ impl Session {
             // execute_batch runs each statement on its own already.
             #[cfg(feature = "sqlite")]
             Session::Sqlite { conn, .. } => conn.execute_script(sql, Mode::Session).await,
+        }
+    }
+
+    /// SQLite: runs `sql` and the tracking statement in one transaction
+    /// with `PRAGMA foreign_keys = OFF`, which cannot change inside a
+    /// transaction and so is set before `BEGIN`: a table rebuild drops the
+    /// old table, which would otherwise delete (`ON DELETE CASCADE`) or
+    /// refuse to delete the rows that reference it. Before `COMMIT`,
+    /// `PRAGMA foreign_key_check` must find no violation (else everything
+    /// is rolled back); the pragma is turned back on afterwards, on error
+    /// too (the connection is closed after the migration anyway).
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
+    async fn without_foreign_keys(
+        &self,
+        version: i64,
+        sql: &str,
+        record: &str,
+        binds: Vec<Value>,
+    ) -> Result<()> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Session::Sqlite { conn, .. } => {
+                conn.execute_script("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE", Mode::Session)
+                    .await?;
+                let result = async {
+                    conn.execute_script(sql, Mode::Session).await?;
+                    let broken: Vec<(String, Option<i64>, String, i64)> = conn
+                        .query(
+                            "PRAGMA foreign_key_check",
+                            Vec::new(),
+                            Cardinality::All,
+                            Mode::Session,
+                        )
+                        .await?;
+                    if let Some((table, rowid, parent, _)) = broken.first() {
+                        return Err(Error::Migration {
+                            version: Some(version),
+                            message: format!(
+                                "migration {version} left {} row(s) breaking a foreign key \
+                                 (first: table \"{table}\" rowid {} references a missing \
+                                 row of \"{parent}\"); rolled back",
+                                broken.len(),
+                                rowid.map_or("?".to_owned(), |r| r.to_string()),
+                            ),
+                        });
+                    }
+                    conn.execute(record, binds, Mode::Session).await?;
+                    conn.execute_script("COMMIT", Mode::Session).await
+                }
+                .await;
+                if result.is_err() {
+                    let _ = conn.execute_script("ROLLBACK", Mode::Session).await;
+                }
+                let restored = conn
+                    .execute_script("PRAGMA foreign_keys = ON", Mode::Session)
+                    .await;
+                result.and(restored)
+            }
+            #[cfg(feature = "postgres")]
+            Session::Postgres(_) => Err(Error::Migration {
+                version: Some(version),
+                message: "`-- sylvan:sqlite-foreign-keys-off` runs this way on SQLite only"
+                    .to_owned(),
+            }),
         }
     }
 

@@ -19,6 +19,13 @@ fn refuse_behind_pooler(db: &Database) -> Result<()> {
     )
 }
 
+/// A migration that turns SQLite's foreign keys off runs on a connection of
+/// its own (see [`no_transaction`](super::no_transaction)): the pragma
+/// cannot change inside a transaction, and must not reach the pool.
+fn needs_own_session(m: &Migration, dialect: crate::Dialect) -> bool {
+    dialect == crate::Dialect::Sqlite && m.sqlite_foreign_keys_off()
+}
+
 impl Migrations {
     /// Applies every pending migration in order, each in its own
     /// transaction, and returns the versions this call applied.
@@ -30,10 +37,11 @@ impl Migrations {
         refuse_behind_pooler(db)?;
         self.check()?;
         self.verify(&self.applied(db).await?)?;
+        let dialect = db.dialect();
         let mut done = Vec::new();
         for m in &self.list {
             let version = m.version;
-            if !m.is_transactional() {
+            if !m.is_transactional() || needs_own_session(m, dialect) {
                 if self.without_transaction(db, m, Direction::Up).await? {
                     done.push(version);
                 }
@@ -45,7 +53,7 @@ impl Migrations {
                     if applied.iter().any(|a| a.version == m.version) {
                         return Ok(false);
                     }
-                    tx.execute_script(&m.up).await?;
+                    tx.execute_script(&m.up_sql(dialect)).await?;
                     tx.execute(
                         "INSERT INTO sylvan_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
                         (m.version, m.name.as_ref(), m.checksum(), now_text()),
@@ -83,10 +91,11 @@ impl Migrations {
                 message: format!("migration {} ({}) has no down section", m.version, m.name),
             });
         }
+        let dialect = db.dialect();
         let mut done = Vec::new();
         for m in targets {
             let version = m.version;
-            if !m.is_transactional() {
+            if !m.is_transactional() || needs_own_session(m, dialect) {
                 if self.without_transaction(db, m, Direction::Down).await? {
                     done.push(version);
                 }
@@ -99,7 +108,7 @@ impl Migrations {
                         if !applied.iter().any(|a| a.version == m.version) {
                             return Ok(false);
                         }
-                        tx.execute_script(m.down.as_deref().unwrap_or_default())
+                        tx.execute_script(&m.down_sql(dialect).unwrap_or_default())
                             .await?;
                         tx.execute(
                             "DELETE FROM sylvan_migrations WHERE version = $1",

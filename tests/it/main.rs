@@ -21,6 +21,7 @@ mod json_lookup;
 mod like_escape;
 #[cfg(all(feature = "chrono", feature = "uuid", feature = "json"))]
 mod loans;
+mod makemigrations;
 mod migrate;
 mod migrate_transactions;
 mod model;
