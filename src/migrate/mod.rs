@@ -13,6 +13,7 @@ mod migration;
 mod migrations;
 
 mod applied;
+mod checksum;
 mod run;
 
 mod lock;
