@@ -130,6 +130,7 @@ pub use database::{Database, DatabaseBuilder};
 pub use error::{BoxError, ConstraintKind, Error, OptionalExt, Result, TimeoutPhase, TlsErrorKind};
 pub use executor::Executor;
 pub use migrate::{AppliedMigration, Migration, Migrations};
+pub use migrate::{MigrationState, MigrationStatus};
 pub use model::{FieldInfo, Model};
 pub use pool::{PoolConfig, PoolStatus, DEFAULT_LIVENESS_CHECK_AFTER};
 pub use query::{

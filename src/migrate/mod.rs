@@ -15,6 +15,7 @@ mod migrations;
 mod applied;
 mod checksum;
 mod run;
+mod status;
 
 mod lock;
 mod no_transaction;
@@ -25,6 +26,7 @@ mod no_transaction;
 mod text;
 
 pub use applied::AppliedMigration;
+pub use status::{MigrationState, MigrationStatus};
 
 /// The statements of a PostgreSQL script, split as the server reads it.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
