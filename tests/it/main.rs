@@ -22,6 +22,7 @@ mod like_escape;
 #[cfg(all(feature = "chrono", feature = "uuid", feature = "json"))]
 mod loans;
 mod migrate;
+mod migrate_status;
 mod migrate_transactions;
 mod model;
 mod newtype_column;
