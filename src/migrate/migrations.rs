@@ -137,9 +137,10 @@ impl EmbeddedDir {
         Err(Error::Migration {
             version: None,
             message: format!(
-                "the migrations embedded from {} are stale: since this crate was compiled, \
-                 the directory {}; rebuild it, and add `println!(\"cargo:rerun-if-changed=<dir>\");` \
-                 to its build.rs so cargo rebuilds when migration files are added or removed",
+                "the migrations embedded from {} are stale, files were {} since the crate was \
+                 compiled: rebuild it, and add `println!(\"cargo:rerun-if-changed=<dir>\");` \
+                 (<dir> relative to Cargo.toml) to its build.rs so that cargo rebuilds it when \
+                 migration files are added or removed",
                 self.dir,
                 changes.join(" and ")
             ),
