@@ -133,6 +133,7 @@ pub use migrate::{
     Ambiguity, Answer, AppliedMigration, MakeMigrations, Migration, Migrations, Operation, Plan,
     SchemaState,
 };
+pub use migrate::{MigrationState, MigrationStatus};
 pub use model::{FieldInfo, Model};
 pub use pool::{PoolConfig, PoolStatus, DEFAULT_LIVENESS_CHECK_AFTER};
 pub use query::{
@@ -252,6 +253,24 @@ pub use sylvan_derive::FieldType;
 /// to the crate's `Cargo.toml`) as [`Migrations`], read at compile time; a
 /// file that controls the transaction (`COMMIT`, `BEGIN`, …) is a compile
 /// error (see [`Migrations`] and [`Migration::is_transactional`]).
+///
+/// Editing a file rebuilds the crate, but a proc macro cannot make cargo
+/// watch a directory on stable Rust, so adding or removing a file does not.
+/// Add a `build.rs` to the crate:
+///
+/// ```text
+/// // build.rs
+/// fn main() {
+///     println!("cargo:rerun-if-changed=migrations");
+/// }
+/// ```
+///
+/// As a safety net, the set remembers the directory and the file names it
+/// was compiled from: when that directory exists at run time and its
+/// `*.sql` files differ, [`Migrations::run`], [`Migrations::rollback`] and
+/// [`Migrations::status`] fail with [`Error::Migration`] naming the added
+/// or removed files (a deployed binary without the directory is not
+/// checked).
 pub use sylvan_derive::embed_migrations;
 
 /// The async iterator trait of row streams, and its combinators (`next`, …).

@@ -39,6 +39,14 @@ pub fn derive_field_type(input: TokenStream) -> TokenStream {
 /// `-- down`; a first line `-- sylvan:no-transaction` makes it run outside a
 /// transaction. A file with a statement that controls the transaction
 /// (`COMMIT`, `BEGIN`, …) is a compile error naming the file and line.
+///
+/// Cargo reruns the macro when an embedded file changes (each is
+/// `include_str!`ed), but not when one is added or removed: stable Rust
+/// has no way for a proc macro to track a directory. Put
+/// `println!("cargo:rerun-if-changed=migrations");` in the crate's
+/// `build.rs`. The expansion also carries the directory's path and file
+/// names, and the library refuses to run a set whose directory, when it
+/// exists at run time, has other `*.sql` files.
 #[proc_macro]
 pub fn embed_migrations(input: TokenStream) -> TokenStream {
     let dir = syn::parse_macro_input!(input as syn::LitStr);

@@ -13,6 +13,7 @@ struct File {
     up: String,
     down: Option<String>,
     path: String,
+    file_name: String,
 }
 
 /// The reading of migration files shared with the library (which runs the
@@ -65,6 +66,7 @@ pub(crate) fn expand(dir: &LitStr) -> syn::Result<TokenStream> {
             up,
             down,
             path: file_path.display().to_string(),
+            file_name: file_name.to_owned(),
         });
     }
     files.sort_by_key(|f| f.version);
@@ -91,8 +93,17 @@ pub(crate) fn expand(dir: &LitStr) -> syn::Result<TokenStream> {
             }
         }
     });
+    // A proc macro cannot ask cargo to watch a directory on stable Rust:
+    // the directory and the file names go into the binary, and the library
+    // refuses the set at run time when they no longer match.
+    let dir_text = path.display().to_string();
+    let names = files.iter().map(|f| &f.file_name);
     Ok(quote! {
-        ::sylvan::Migrations::embedded(::std::vec![#(#items),*])
+        ::sylvan::Migrations::embedded_from(
+            #dir_text,
+            &[#(#names),*],
+            ::std::vec![#(#items),*],
+        )
     })
 }
 
@@ -177,5 +188,25 @@ mod tests {
         );
         let e = expand(&bad.lit()).unwrap_err().to_string();
         assert!(e.contains("0001_auto.sql: line 1"), "{e}");
+    }
+
+    #[test]
+    fn the_directory_and_its_file_names_are_baked_in() {
+        let dir = Dir::with(
+            "names",
+            &[
+                ("0002_b.sql", "SELECT 2;\n"),
+                ("0001_a.sql", "SELECT 1;\n"),
+                ("README.md", "not a migration"),
+            ],
+        );
+        let out = expand(&dir.lit()).unwrap().to_string();
+        assert!(out.contains("embedded_from"), "{out}");
+        assert!(
+            out.contains(&format!("{:?}", dir.0.display().to_string())),
+            "{out}"
+        );
+        assert!(out.contains("[\"0001_a.sql\" , \"0002_b.sql\"]"), "{out}");
+        assert!(!out.contains("README.md"), "{out}");
     }
 }

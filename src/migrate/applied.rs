@@ -1,6 +1,7 @@
 //! What is applied: the `sylvan_migrations` tracking table, its records
 //! ([`AppliedMigration`]), and their check against the files.
 
+use super::checksum;
 use super::lock::locked_transaction;
 use super::Migrations;
 use crate::database::Database;
@@ -37,20 +38,26 @@ pub(super) fn from_rows(rows: Vec<(i64, String, String)>) -> Vec<AppliedMigratio
         .collect()
 }
 
+/// Creates the tracking table if it is missing, under the lock: two
+/// PostgreSQL sessions running CREATE TABLE IF NOT EXISTS at once can both
+/// try to create it.
+pub(super) async fn create_tracking_table(db: &Database) -> Result<()> {
+    let tx = locked_transaction(db).await?;
+    tx.execute(TRACKING_TABLE, ()).await?;
+    tx.commit().await
+}
+
 impl Migrations {
     /// What is recorded as applied, in order.
     pub async fn applied(&self, db: &Database) -> Result<Vec<AppliedMigration>> {
-        // Created under the lock: two PostgreSQL sessions running
-        // CREATE TABLE IF NOT EXISTS at once can both try to create it.
-        let tx = locked_transaction(db).await?;
-        tx.execute(TRACKING_TABLE, ()).await?;
-        tx.commit().await?;
+        create_tracking_table(db).await?;
         // On the primary: a replica may not show the table yet.
         Ok(from_rows(db.primary().fetch_all(SELECT_APPLIED, ()).await?))
     }
 
     /// Checks the applied migrations against the files: each must still
-    /// exist with the same checksum.
+    /// exist with the same checksum (a legacy FNV checksum recorded by an
+    /// earlier version counts when it matches; it is not rewritten).
     pub(super) fn verify(&self, applied: &[AppliedMigration]) -> Result<()> {
         for a in applied {
             match self.list.iter().find(|m| m.version == a.version) {
@@ -63,7 +70,7 @@ impl Migrations {
                         ),
                     })
                 }
-                Some(m) if m.checksum() != a.checksum => {
+                Some(m) if !checksum::matches(&a.checksum, &m.up) => {
                     return Err(Error::Migration {
                         version: Some(a.version),
                         message: format!(

@@ -137,15 +137,12 @@ impl Migration {
         self.down.is_some()
     }
 
-    /// A checksum of the up section (FNV-1a 64, hex): changes whenever the
-    /// migration's SQL does.
+    /// A checksum of the up section: SHA-256, 64 hex digits, of its text
+    /// with line endings normalised (CRLF and lone CR read as LF), so a
+    /// checkout with Windows line endings has the same checksum. It changes
+    /// whenever the migration's SQL does.
     pub fn checksum(&self) -> String {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in self.up.as_bytes() {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        format!("{hash:016x}")
+        super::checksum::checksum(&self.up)
     }
 }
 

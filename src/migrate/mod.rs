@@ -13,7 +13,9 @@ mod migration;
 mod migrations;
 
 mod applied;
+mod checksum;
 mod run;
+mod status;
 
 mod lock;
 mod no_transaction;
@@ -27,6 +29,7 @@ mod text;
 
 pub use applied::AppliedMigration;
 pub use auto::{Ambiguity, Answer, MakeMigrations, Operation, Plan, SchemaState};
+pub use status::{MigrationState, MigrationStatus};
 
 /// The statements of a PostgreSQL script, split as the server reads it.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]

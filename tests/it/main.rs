@@ -23,6 +23,7 @@ mod like_escape;
 mod loans;
 mod makemigrations;
 mod migrate;
+mod migrate_status;
 mod migrate_transactions;
 mod model;
 mod newtype_column;
