@@ -319,9 +319,18 @@ fn caller_in(trace: &str) -> Option<String> {
 }
 
 fn is_library(symbol: &str) -> bool {
-    let bare = symbol.trim_start_matches(['<', '&', '*', ' ']);
-    let bare = bare.strip_prefix("mut ").unwrap_or(bare);
-    bare.is_empty() || LIBRARY.iter().any(|p| bare.starts_with(p)) || bare.starts_with("__")
+    fn bare(s: &str) -> &str {
+        let s = s.trim_start_matches(['<', '&', '*', ' ']);
+        s.strip_prefix("mut ").unwrap_or(s)
+    }
+    let symbol = bare(symbol);
+    // `<F as core::ops::FnOnce>::call_once`: a generic parameter (no path)
+    // tells nothing; its trait does.
+    let symbol = match symbol.split_once(" as ") {
+        Some((ty, tr)) if !ty.contains("::") => bare(tr),
+        _ => symbol,
+    };
+    symbol.is_empty() || symbol.starts_with("__") || LIBRARY.iter().any(|p| symbol.starts_with(p))
 }
 
 /// The frames of a backtrace as `std` prints it: `  N: symbol` lines, each
