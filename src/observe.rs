@@ -101,6 +101,14 @@ pub(crate) struct RowLog {
 }
 
 impl RowLog {
+    /// A log holding `rows` (unit tests of the N+1 rule).
+    #[cfg(test)]
+    pub(crate) fn of(rows: Vec<Box<[u64]>>) -> Self {
+        RowLog {
+            rows: Mutex::new(rows),
+        }
+    }
+
     /// The rows recorded so far, each the hashes of its non-NULL cells.
     pub(crate) fn rows(&self) -> Vec<Box<[u64]>> {
         lock(&self.rows).clone()

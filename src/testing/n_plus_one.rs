@@ -371,6 +371,65 @@ mod tests {
    5: tokio::runtime::park::CachedParkThread::block_on
 ";
 
+    /// A read of `sql` with integer binds, returning integer rows.
+    fn read(sql: &str, binds: &[i64], rows: &[&[i64]]) -> Arc<Entry> {
+        let hash = |v: &i64| crate::observe::hash_value(&crate::Value::I64(*v));
+        Arc::new(Entry {
+            sql: Arc::from(sql),
+            kind: Kind::Query,
+            binds: binds.iter().map(hash).collect(),
+            rows: Some(Arc::new(crate::observe::RowLog::of(
+                rows.iter()
+                    .map(|r| r.iter().filter_map(hash).collect())
+                    .collect(),
+            ))),
+            location: None,
+        })
+    }
+
+    /// Ten books (id, author) with authors 100..=104, then one lookup per
+    /// key in `keys`, with a constant second bind.
+    fn books_then(keys: &[i64]) -> Vec<Arc<Entry>> {
+        let books: Vec<[i64; 2]> = (0..10).map(|i| [i + 1, 100 + i % 5]).collect();
+        let rows: Vec<&[i64]> = books.iter().map(|b| &b[..]).collect();
+        let mut entries = vec![read("SELECT id, author FROM book", &[], &rows)];
+        for &k in keys {
+            entries.push(read(
+                "SELECT * FROM author WHERE id = $1 LIMIT $2",
+                &[k, 2],
+                &[&[k]],
+            ));
+        }
+        entries
+    }
+
+    #[test]
+    fn a_lookup_per_row_in_loop_order_is_an_n_plus_one() {
+        let keys: Vec<i64> = (0..10).map(|i| 100 + i % 5).collect();
+        let found = analyse(&books_then(&keys));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].count, 10);
+        assert_eq!(found[0].source, "SELECT id, author FROM book");
+        assert_eq!(found[0].source_rows, 10);
+        // Three runs are enough, two are not.
+        assert_eq!(analyse(&books_then(&[100, 101, 102]))[0].count, 3);
+        assert!(analyse(&books_then(&[100, 101])).is_empty());
+    }
+
+    #[test]
+    fn constants_foreign_values_and_rows_visited_backwards_are_not() {
+        assert!(analyse(&books_then(&[100; 10])).is_empty());
+        assert!(analyse(&books_then(&[7_000, 7_001, 7_002, 7_003])).is_empty());
+        // Distinct keys visited against the rows' order: one match only.
+        assert!(analyse(&books_then(&[10, 9, 8, 7, 6])).is_empty());
+        // The same lookups before the books were read.
+        let mut entries = books_then(&[]);
+        let mut before = books_then(&[1, 2, 3, 4]);
+        before.remove(0);
+        before.append(&mut entries);
+        assert!(analyse(&before).is_empty());
+    }
+
     #[test]
     fn frames_pair_symbols_with_locations() {
         let f = frames(TRACE);
