@@ -83,6 +83,16 @@ async fn known_operations_run_a_known_number_of_statements() {
         })
         .await;
 
+        // A read-looking write: on SQLite a reader refuses it and the
+        // writer runs it, still one statement.
+        let (ids, log) = count_queries(db.fetch_all::<i64, _>(
+            "WITH n AS (SELECT 'w' AS name) INSERT INTO qc_items (name) SELECT name FROM n RETURNING id",
+            (),
+        ))
+        .await;
+        assert_eq!(ids.unwrap().len(), 1);
+        assert_eq!(log.len(), 1, "{log}");
+
         // A row stream counts once; a script once.
         let (n, log) = count_queries(async {
             let mut rows = Item::objects().stream(db);
@@ -97,7 +107,7 @@ async fn known_operations_run_a_known_number_of_statements() {
             n
         })
         .await;
-        assert_eq!(n, 3);
+        assert_eq!(n, 4);
         assert_eq!(log.len(), 2, "{log}");
         assert_eq!(log.statements()[1], "SELECT 1; SELECT 2");
         t
