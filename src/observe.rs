@@ -92,6 +92,9 @@ pub(crate) struct Entry {
     /// Where it was issued from: captured for the second run of a query
     /// shape with binds, in detection mode only.
     pub(crate) location: Option<Arc<Backtrace>>,
+    /// Run inside an `allow_n_plus_one` scope nearer than any detecting
+    /// one: never reported as a repeated statement.
+    pub(crate) exempt: bool,
 }
 
 /// The hashed rows of one result.
@@ -139,11 +142,23 @@ struct State {
     shapes: HashMap<Arc<str>, u32>,
 }
 
+/// What a scope is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Counting statements.
+    Count,
+    /// Counting, and recording binds and rows for N+1 detection.
+    Detect,
+    /// Counting, its reads exempt from N+1 detection by the scopes around.
+    Allow,
+}
+
 /// One open scope.
 #[derive(Debug)]
 struct Scope {
     parent: Option<Arc<Scope>>,
     detect: bool,
+    allow: bool,
     state: Mutex<State>,
 }
 
@@ -161,6 +176,7 @@ impl Scope {
             binds: Box::default(),
             rows: None,
             location: None,
+            exempt: self.chain().take_while(|s| !s.detect).any(|s| s.allow),
         };
         if detecting && kind == Kind::Query {
             entry.binds = binds.iter().map(hash_value).collect();
@@ -189,11 +205,19 @@ impl Scope {
 
 /// Runs `fut` in a new scope (nested in the task's current one, if any)
 /// and returns its output and the statements it ran, in order.
-pub(crate) async fn observe<F: Future>(detect: bool, fut: F) -> (F::Output, Vec<Arc<Entry>>) {
+///
+/// `fut` comes boxed: an async fn keeps its argument's slot beside the
+/// future it awaits, so nested scopes of unboxed futures would double in
+/// size at each level (and overflow a test thread's stack in debug builds).
+pub(crate) async fn observe<F: Future>(
+    purpose: Purpose,
+    fut: std::pin::Pin<Box<F>>,
+) -> (F::Output, Vec<Arc<Entry>>) {
     let parent = SCOPE.try_with(Arc::clone).ok();
     let scope = Arc::new(Scope {
         parent,
-        detect,
+        detect: purpose == Purpose::Detect,
+        allow: purpose == Purpose::Allow,
         state: Mutex::default(),
     });
     let open = Open::new();
@@ -320,9 +344,12 @@ mod tests {
 
     #[tokio::test]
     async fn statements_outside_a_scope_are_not_recorded() {
-        let (_, inner) = observe(false, async {
-            assert!(statement("SELECT 1", &[], Kind::Query).is_none());
-        })
+        let (_, inner) = observe(
+            Purpose::Count,
+            Box::pin(async {
+                assert!(statement("SELECT 1", &[], Kind::Query).is_none());
+            }),
+        )
         .await;
         assert_eq!(inner.len(), 1);
         // No scope on this task now: nothing is recorded anywhere.

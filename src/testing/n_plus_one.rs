@@ -11,7 +11,7 @@
 //! least [`MIN_RUNS`] different rows.
 
 use crate::backend::first_keyword_is;
-use crate::observe::{self, Entry, Kind};
+use crate::observe::{self, Entry, Kind, Purpose};
 use std::backtrace::Backtrace;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -102,10 +102,18 @@ impl std::fmt::Display for NPlusOne {
 /// assert_eq!(found[0].count, 4);
 /// # Ok::<_, sylvan::Error>(()) }).unwrap();
 /// ```
-pub async fn detect_n_plus_one<F: Future>(fut: F) -> (F::Output, Vec<NPlusOne>) {
-    let (output, entries) = observe::observe(true, fut).await;
-    let found = analyse(&entries);
-    for report in &found {
+pub fn detect_n_plus_one<F: Future>(fut: F) -> impl Future<Output = (F::Output, Vec<NPlusOne>)> {
+    let scope = observe::observe(Purpose::Detect, Box::pin(fut));
+    async move {
+        let (output, entries) = scope.await;
+        let found = analyse(&entries);
+        report(&found);
+        (output, found)
+    }
+}
+
+fn report(found: &[NPlusOne]) {
+    for report in found {
         tracing::warn!(
             target: "sylvan::n_plus_one",
             statement = %report.statement,
@@ -114,7 +122,6 @@ pub async fn detect_n_plus_one<F: Future>(fut: F) -> (F::Output, Vec<NPlusOne>) 
             "{report}"
         );
     }
-    (output, found)
 }
 
 /// Runs `fut` and panics with the reports if it ran N+1 queries (see
@@ -135,20 +142,51 @@ pub async fn detect_n_plus_one<F: Future>(fut: F) -> (F::Output, Vec<NPlusOne>) 
 /// assert_eq!(children.len(), 3);
 /// # Ok::<_, sylvan::Error>(()) }).unwrap();
 /// ```
-pub async fn assert_no_n_plus_one<F: Future>(fut: F) -> F::Output {
-    let (output, found) = detect_n_plus_one(fut).await;
-    if !found.is_empty() {
-        let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
-        panic!("{}", lines.join("\n"));
+pub fn assert_no_n_plus_one<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    let detect = detect_n_plus_one(fut);
+    async move {
+        let (output, found) = detect.await;
+        if !found.is_empty() {
+            let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+            panic!("{}", lines.join("\n"));
+        }
+        output
     }
-    output
+}
+
+/// Runs `fut` with its reads exempt from the N+1 detection of the scopes
+/// around it (a loop that is meant to run one query per row, under
+/// [`run_checked`]). Its statements are still counted, and its rows can
+/// still be the source of an N+1 found outside it.
+///
+/// ```
+/// use sylvan::prelude::*;
+/// use sylvan::testing::{allow_n_plus_one, detect_n_plus_one};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let db = Database::connect("sqlite::memory:").await?;
+/// let ((), found) = detect_n_plus_one(async {
+///     let ids: Vec<i64> = db.fetch_all("SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3", ()).await.unwrap();
+///     allow_n_plus_one(async {
+///         for id in &ids {
+///             let _: i64 = db.fetch_one("SELECT $1 + 0", (*id,)).await.unwrap();
+///         }
+///     })
+///     .await;
+/// })
+/// .await;
+/// assert!(found.is_empty());
+/// # Ok::<_, sylvan::Error>(()) }).unwrap();
+/// ```
+pub fn allow_n_plus_one<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    let scope = observe::observe(Purpose::Allow, Box::pin(fut));
+    async move { scope.await.0 }
 }
 
 /// The wrapper for a test body: runs it with N+1 detection and panics at
 /// the end with the reports if any (the same as [`assert_no_n_plus_one`];
 /// the name says what a test harness uses it for).
-pub async fn run_checked<F: Future>(fut: F) -> F::Output {
-    assert_no_n_plus_one(fut).await
+pub fn run_checked<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    assert_no_n_plus_one(fut)
 }
 
 /// A remembered result: its position among the scope's statements and its
@@ -194,7 +232,7 @@ pub(crate) fn analyse(entries: &[Arc<Entry>]) -> Vec<NPlusOne> {
     let mut shapes: Vec<(&str, Vec<usize>)> = Vec::new();
     let mut by_sql: HashMap<&str, usize> = HashMap::new();
     for (at, e) in entries.iter().enumerate() {
-        if !is_read(e) || e.binds.is_empty() {
+        if !is_read(e) || e.binds.is_empty() || e.exempt {
             continue;
         }
         let slot = *by_sql.entry(&e.sql).or_insert_with(|| {
@@ -384,6 +422,7 @@ mod tests {
                     .collect(),
             ))),
             location: None,
+            exempt: false,
         })
     }
 

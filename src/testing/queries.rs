@@ -93,10 +93,13 @@ impl<'a> IntoIterator for &'a QueryLog {
 /// assert_eq!(log.statements()[1], "SELECT count(*) FROM t");
 /// # Ok::<_, sylvan::Error>(()) }).unwrap();
 /// ```
-pub async fn count_queries<F: Future>(fut: F) -> (F::Output, QueryLog) {
-    let (output, entries) = observe::observe(false, fut).await;
-    let statements = entries.iter().map(|e| e.sql.to_string()).collect();
-    (output, QueryLog::new(statements))
+pub fn count_queries<F: Future>(fut: F) -> impl Future<Output = (F::Output, QueryLog)> {
+    let scope = observe::observe(observe::Purpose::Count, Box::pin(fut));
+    async move {
+        let (output, entries) = scope.await;
+        let statements = entries.iter().map(|e| e.sql.to_string()).collect();
+        (output, QueryLog::new(statements))
+    }
 }
 
 /// Runs `fut` and panics unless it ran exactly `expected` statements
@@ -119,12 +122,15 @@ pub async fn count_queries<F: Future>(fut: F) -> (F::Output, QueryLog) {
 /// .await?;
 /// # Ok::<_, sylvan::Error>(()) }).unwrap();
 /// ```
-pub async fn assert_num_queries<F: Future>(expected: usize, fut: F) -> F::Output {
-    let (output, log) = count_queries(fut).await;
-    if log.len() != expected {
-        panic!("{}", mismatch(expected, &log));
+pub fn assert_num_queries<F: Future>(expected: usize, fut: F) -> impl Future<Output = F::Output> {
+    let count = count_queries(fut);
+    async move {
+        let (output, log) = count.await;
+        if log.len() != expected {
+            panic!("{}", mismatch(expected, &log));
+        }
+        output
     }
-    output
 }
 
 fn mismatch(expected: usize, log: &QueryLog) -> String {

@@ -5,7 +5,9 @@
 
 use crate::support::{both, TestDb};
 use sylvan::prelude::*;
-use sylvan::testing::{assert_no_n_plus_one, detect_n_plus_one, NPlusOne};
+use sylvan::testing::{
+    allow_n_plus_one, assert_no_n_plus_one, count_queries, detect_n_plus_one, NPlusOne,
+};
 use sylvan::{Schema, StreamExt};
 
 #[derive(Debug, Clone, PartialEq, Model)]
@@ -166,6 +168,30 @@ async fn a_statement_repeated_outside_a_result_loop_is_not_reported() {
         })
         .await
         .1;
+        assert!(found.is_empty(), "{found:#?}");
+        t
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_allowed_loop_is_not_reported_but_still_counted() {
+    both("npo_allow", |t| async move {
+        let db = &t.db;
+        fixture(db).await;
+        let ((count, log), found) = detect_n_plus_one(count_queries(async {
+            let books = all_books(db).await;
+            allow_n_plus_one(async {
+                for book in &books {
+                    book.author(db).await.unwrap();
+                }
+            })
+            .await;
+            books.len()
+        }))
+        .await;
+        assert_eq!(count, 50);
+        assert_eq!(log.len(), 51);
         assert!(found.is_empty(), "{found:#?}");
         t
     })
