@@ -99,7 +99,9 @@
 //! - [`docs::transactions`]: commit, drop, cancellation and poisoning, per
 //!   backend;
 //! - [`docs::migrations`]: migration files, locking, no-transaction
-//!   migrations.
+//!   migrations;
+//! - [`docs::n_plus_one`]: counting the statements a piece of code runs,
+//!   and finding N+1 queries ([`testing`]).
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("Sylvan needs a backend: enable the `sqlite` or `postgres` cargo feature (both are on by default)");
@@ -112,6 +114,7 @@ mod error;
 mod executor;
 mod migrate;
 mod model;
+mod observe;
 mod options;
 mod pool;
 mod query;
@@ -120,6 +123,7 @@ mod router;
 mod row;
 mod schema;
 mod stream;
+pub mod testing;
 mod timeout;
 mod transaction;
 mod value;

@@ -195,6 +195,9 @@ pub trait FromRow: Sized + Send + 'static {
 /// columns are once, on the first row, rather than on every row.
 pub(crate) struct RowDecoder<T> {
     positions: Option<Option<Vec<usize>>>,
+    /// Where the rows are recorded for N+1 detection (`None` unless a scope
+    /// of `sylvan::testing` detects it).
+    observed: crate::observe::Rows,
     _row: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -207,15 +210,19 @@ impl<T> std::fmt::Debug for RowDecoder<T> {
 }
 
 impl<T: FromRow> RowDecoder<T> {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(observed: crate::observe::Rows) -> Self {
         RowDecoder {
             positions: None,
+            observed,
             _row: std::marker::PhantomData,
         }
     }
 
     /// Decodes one row of the result set.
     pub(crate) fn decode(&mut self, row: &Row<'_>) -> Result<T> {
+        if let Some(sink) = &self.observed {
+            sink.push(row);
+        }
         if self.positions.is_none() {
             self.positions = Some(T::column_positions(row)?);
         }

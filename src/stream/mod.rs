@@ -21,6 +21,7 @@ use crate::connection::Connection;
 use crate::database::Database;
 use crate::error::Result;
 use crate::executor::private::Origin;
+use crate::observe::{self, Kind};
 use crate::row::FromRow;
 #[cfg(feature = "postgres")]
 use crate::row::{Row, RowDecoder};
@@ -157,6 +158,7 @@ async fn start<'a, T: FromRow>(
     sql: String,
     binds: Vec<Value>,
 ) -> Result<State<'a, Connection, T>> {
+    let observed = observe::statement(&sql, &binds, Kind::Query);
     #[cfg(feature = "postgres")]
     if let Some(started) = db.start_pg_stream(&sql, &binds).await {
         let (rows, conn) = started?;
@@ -164,7 +166,7 @@ async fn start<'a, T: FromRow>(
             rows: Box::pin(rows),
             conn: UnfinishedPg(conn, false),
             sql,
-            decoder: RowDecoder::new(),
+            decoder: RowDecoder::new(observed),
         });
     }
     #[cfg(feature = "sqlite")]
@@ -173,7 +175,8 @@ async fn start<'a, T: FromRow>(
         // Streams serve raw SQL and QuerySets alike: checked as raw (safe).
         conn.note_origin(&sql, Origin::Raw, false)?;
         let (tx, rx) = tokio::sync::mpsc::channel(SQLITE_STREAM_BUFFER);
-        let job = stream_rows::<T>(conn.sqlite_conn()?, sql, binds, tx, Mode::Session).await?;
+        let job =
+            stream_rows::<T>(conn.sqlite_conn()?, sql, binds, tx, Mode::Session, observed).await?;
         return Ok(State::Sqlite {
             rows: rx,
             _job: job,
@@ -197,6 +200,7 @@ async fn start_on<'a, T: FromRow>(
     origin: Origin,
 ) -> Result<State<'a, &'a Connection, T>> {
     conn.note_origin(&sql, origin, false)?;
+    let observed = observe::statement(&sql, &binds, Kind::Query);
     #[cfg(feature = "postgres")]
     if let Ok(pg) = conn.pg_conn() {
         let rows = pg.query_stream(&sql, &binds).await?;
@@ -204,7 +208,7 @@ async fn start_on<'a, T: FromRow>(
             rows: Box::pin(rows),
             conn: UnfinishedPg(conn, false),
             sql,
-            decoder: RowDecoder::new(),
+            decoder: RowDecoder::new(observed),
         });
     }
     #[cfg(feature = "sqlite")]
@@ -215,7 +219,7 @@ async fn start_on<'a, T: FromRow>(
             Mode::Session
         };
         let (tx, rx) = tokio::sync::mpsc::channel(SQLITE_STREAM_BUFFER);
-        let job = stream_rows::<T>(conn.sqlite_conn()?, sql, binds, tx, mode).await?;
+        let job = stream_rows::<T>(conn.sqlite_conn()?, sql, binds, tx, mode, observed).await?;
         return Ok(State::Sqlite {
             rows: rx,
             _job: job,

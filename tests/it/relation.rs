@@ -1,7 +1,8 @@
 //! Foreign keys and related loading on both backends.
 
-use crate::support::{both, capture_queries, query_events};
+use crate::support::both;
 use sylvan::prelude::*;
+use sylvan::testing::{assert_no_n_plus_one, count_queries};
 use sylvan::Schema;
 
 #[derive(Debug, Clone, PartialEq, Model)]
@@ -34,11 +35,6 @@ struct Comment {
     body: String,
 }
 
-/// Held by every test of this file that uses the `assoc_` tables: the
-/// query counter of `users_posts_comments_load_in_three_queries` counts
-/// the statements that mention them, in any database of the process.
-static ASSOC_TABLES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 fn schema() -> Schema {
     Schema::new()
         .model::<Comment>()
@@ -70,7 +66,6 @@ async fn post(db: &Database, user: &User, editor: Option<&User>, title: &str) ->
 
 #[tokio::test]
 async fn forward_select_related_and_related_filters() {
-    let _tables = ASSOC_TABLES.lock().await;
     both("rel_basic", |t| async move {
         let db = &t.db;
         assert_eq!(
@@ -150,7 +145,6 @@ async fn forward_select_related_and_related_filters() {
 
 #[tokio::test]
 async fn delete_actions_and_foreign_key_violations() {
-    let _tables = ASSOC_TABLES.lock().await;
     both("rel_delete", |t| async move {
         let db = &t.db;
         schema().create_all(db).await.unwrap();
@@ -198,8 +192,6 @@ async fn delete_actions_and_foreign_key_violations() {
 
 #[tokio::test]
 async fn users_posts_comments_load_in_three_queries() {
-    capture_queries();
-    let _tables = ASSOC_TABLES.lock().await;
     both("rel_assoc", |t| async move {
         let db = &t.db;
         schema().create_all(db).await.unwrap();
@@ -234,20 +226,22 @@ async fn users_posts_comments_load_in_three_queries() {
             .collect();
         Comment::insert_many(comments, db).await.unwrap();
 
-        let before = query_events("assoc_").len();
-        let users = User::objects()
-            .order_by(User::ID.asc())
-            .all(db)
-            .await
-            .unwrap();
-        let posts = Post::USER.load_for(&users, db).await.unwrap();
-        let flat: Vec<Post> = posts.iter().flatten().cloned().collect();
-        let comments = Comment::POST.load_for(&flat, db).await.unwrap();
-        let queries = query_events("assoc_").len() - before;
-        // Other tests that use these tables wait for this one (`ASSOC_TABLES`).
+        let ((users, posts, comments), log) = count_queries(assert_no_n_plus_one(async {
+            let users = User::objects()
+                .order_by(User::ID.asc())
+                .all(db)
+                .await
+                .unwrap();
+            let posts = Post::USER.load_for(&users, db).await.unwrap();
+            let flat: Vec<Post> = posts.iter().flatten().cloned().collect();
+            let comments = Comment::POST.load_for(&flat, db).await.unwrap();
+            (users, posts, comments)
+        }))
+        .await;
         assert_eq!(
-            queries, 3,
-            "users, posts and comments in exactly three queries"
+            log.len(),
+            3,
+            "users, posts and comments in exactly three queries:\n{log}"
         );
 
         assert_eq!(users.len(), 100);

@@ -10,6 +10,7 @@ use super::tls::Tls;
 use super::types::PgBind;
 use crate::backend::first_keyword_is;
 use crate::error::{Error, Result};
+use crate::observe::{self, Kind, Rows};
 use crate::options::PgTarget;
 use crate::row::{Cardinality, FromRow, Row, RowDecoder};
 use crate::value::Value;
@@ -471,6 +472,7 @@ impl PgConn {
 
     /// Runs a statement, returning the number of rows it changed.
     pub(crate) async fn execute(&self, sql: &str, binds: &[Value]) -> Result<u64> {
+        observe::statement(sql, binds, Kind::Execute);
         if self.transaction_pooler {
             let attempt = || self.execute_unnamed(sql, binds);
             return self.run(sql, attempt, |n| *n).await;
@@ -494,7 +496,8 @@ impl PgConn {
         binds: &[Value],
         cardinality: Cardinality,
     ) -> Result<Vec<T>> {
-        let attempt = || self.query_once::<T>(sql, binds, cardinality);
+        let observed = observe::statement(sql, binds, Kind::Query);
+        let attempt = || self.query_once::<T>(sql, binds, cardinality, observed.clone());
         self.run(sql, attempt, |rows| rows.len() as u64).await
     }
 
@@ -503,12 +506,13 @@ impl PgConn {
         sql: &str,
         binds: &[Value],
         cardinality: Cardinality,
+        observed: Rows,
     ) -> std::result::Result<Vec<T>, Failure> {
         let stream = self.start_query(sql, binds).await?;
         let mut stream = std::pin::pin!(stream);
         let limit = cardinality.read_limit();
         let mut out = Vec::new();
-        let mut decoder = RowDecoder::<T>::new();
+        let mut decoder = RowDecoder::<T>::new(observed);
         while let Some(row) = stream.try_next().await? {
             out.push(
                 decoder
@@ -524,7 +528,8 @@ impl PgConn {
 }
 
 impl PgConn {
-    /// Starts a query whose rows are read one at a time.
+    /// Starts a query whose rows are read one at a time (not observed here:
+    /// the row stream runs the statement hook, see `crate::observe`).
     pub(crate) async fn query_stream(
         &self,
         sql: &str,
@@ -554,6 +559,7 @@ impl PgConn {
 
     /// Runs several statements without binds (simple query protocol).
     pub(crate) async fn execute_script(&self, sql: &str) -> Result<()> {
+        observe::statement(sql, &[], Kind::Script);
         let timeout = crate::timeout::effective(self.statement_timeout);
         let work = async {
             self.refuse_if_given_up(sql)?;
@@ -572,6 +578,7 @@ impl PgConn {
     /// Bounded by the statement timeout like every statement: one that
     /// runs out is [`Error::CommitOutcomeUnknown`].
     pub(crate) async fn commit(&self) -> Result<()> {
+        observe::statement("COMMIT", &[], Kind::Execute);
         let timeout = crate::timeout::effective(self.statement_timeout);
         let work = async {
             self.refuse_if_given_up("COMMIT")?;

@@ -5,6 +5,7 @@ use super::types::bind_all;
 use super::worker::{QueueConfig, Reply, Worker};
 use crate::backend::rewrite_placeholders_for_sqlite;
 use crate::error::{Error, Result};
+use crate::observe::{self, Kind, Rows};
 use crate::row::{Cardinality, FromRow, Row, RowDecoder};
 use crate::value::Value;
 use std::path::PathBuf;
@@ -137,6 +138,7 @@ impl SqliteConn {
         mode: Mode,
         since: Option<Instant>,
     ) -> Result<Reply<Result<u64>>> {
+        observe::statement(sql, &binds, Kind::Execute);
         let sql = SqlText::new(sql);
         self.worker
             .submit(
@@ -157,6 +159,7 @@ impl SqliteConn {
 
     /// Runs several statements without binds.
     pub(crate) async fn execute_script(&self, sql: &str, mode: Mode) -> Result<()> {
+        observe::statement(sql, &[], Kind::Script);
         let script = sql.to_owned();
         let reply = self
             .worker
@@ -181,8 +184,9 @@ impl SqliteConn {
         cardinality: Cardinality,
         mode: Mode,
     ) -> Result<Vec<T>> {
+        let observed = observe::statement(sql, &binds, Kind::Query);
         let reply = self
-            .submit_query(sql, binds, cardinality, false, mode, None)
+            .submit_query(sql, binds, cardinality, false, mode, None, observed)
             .await?;
         let rows = bounded(self.statement_timeout, sql, reply).await??;
         rows.map_err(|_| Error::Config("a statement was refused".into()))
@@ -192,7 +196,9 @@ impl SqliteConn {
     /// room as [`SqliteConn::submit_execute`] does). With
     /// `only_if_read_only`, a statement that would write is not run and its
     /// binds come back as `Ok(Err(binds))` (the caller then sends it to the
-    /// writer).
+    /// writer). `observed`: where the rows are recorded (the caller ran the
+    /// statement hook once, see `crate::observe`).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn submit_query<T: FromRow>(
         &self,
         sql: &str,
@@ -201,6 +207,7 @@ impl SqliteConn {
         only_if_read_only: bool,
         mode: Mode,
         since: Option<Instant>,
+        observed: Rows,
     ) -> Result<Reply<QueryResult<T>>> {
         let sql = SqlText::new(sql);
         self.worker
@@ -208,7 +215,8 @@ impl SqliteConn {
                 move |conn| {
                     mode.check(conn)?;
                     let start = Instant::now();
-                    let result = query_on::<T>(conn, &sql, binds, cardinality, only_if_read_only);
+                    let result =
+                        query_on::<T>(conn, &sql, binds, cardinality, only_if_read_only, observed);
                     if let Ok(Ok(rows)) = &result {
                         trace(&sql.written, rows.len() as u64, start);
                     }
@@ -277,12 +285,15 @@ impl Mode {
 /// Queues a job that steps `sql` and sends each decoded row to `rows`,
 /// waiting while the channel is full; it stops when the receiver is gone or
 /// after the first error. Dropping the returned handle interrupts it.
+/// `observed`: where the rows are recorded (the caller ran the statement
+/// hook, see `crate::observe`).
 pub(crate) async fn stream_rows<T: FromRow>(
     conn: &SqliteConn,
     sql: String,
     binds: Vec<Value>,
     rows: tokio::sync::mpsc::Sender<Result<T>>,
     mode: Mode,
+    observed: Rows,
 ) -> Result<Reply<()>> {
     let sql = SqlText::new(&sql);
     conn.worker
@@ -294,7 +305,7 @@ pub(crate) async fn stream_rows<T: FromRow>(
                     let mut stmt = sql.prepare(c)?;
                     bind_all(&mut stmt, &binds, written)?;
                     let mut cursor = stmt.raw_query();
-                    let mut decoder = RowDecoder::<T>::new();
+                    let mut decoder = RowDecoder::<T>::new(observed);
                     while let Some(row) = cursor.next().map_err(|e| map_error(e, written))? {
                         let item = decoder.decode(&Row::sqlite(row));
                         let failed = item.is_err();
@@ -377,6 +388,7 @@ fn query_on<T: FromRow>(
     binds: Vec<Value>,
     cardinality: Cardinality,
     only_if_read_only: bool,
+    observed: Rows,
 ) -> QueryResult<T> {
     let written = sql.written.as_str();
     let mut stmt = sql.prepare(conn)?;
@@ -387,7 +399,7 @@ fn query_on<T: FromRow>(
     let limit = cardinality.read_limit();
     let mut out = Vec::new();
     let mut rows = stmt.raw_query();
-    let mut decoder = RowDecoder::<T>::new();
+    let mut decoder = RowDecoder::<T>::new(observed);
     while let Some(row) = rows.next().map_err(|e| map_error(e, written))? {
         out.push(decoder.decode(&Row::sqlite(row))?);
         if out.len() >= limit {

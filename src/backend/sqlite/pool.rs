@@ -18,6 +18,7 @@ use super::worker::QueueConfig;
 use crate::backend::first_keyword_is;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::observe::{self, Kind};
 use crate::pool::{spawn_reaper, LastError, LastUsed, PoolConfig, PoolStatus};
 use crate::row::{Cardinality, FromRow};
 use crate::value::Value;
@@ -205,13 +206,23 @@ impl SqlitePool {
         binds: Vec<Value>,
         cardinality: Cardinality,
     ) -> Result<Vec<T>> {
+        // One statement, even when a reader refuses it and the writer runs it.
+        let observed = observe::statement(sql, &binds, Kind::Query);
         let mut binds = binds;
         if self.readers.is_some() && first_keyword_is(sql, READ_KEYWORDS) {
             let since = Instant::now();
             let reply = {
                 let conn = self.reader().await?;
                 conn.sqlite_conn()?
-                    .submit_query(sql, binds, cardinality, true, Mode::Detached, Some(since))
+                    .submit_query(
+                        sql,
+                        binds,
+                        cardinality,
+                        true,
+                        Mode::Detached,
+                        Some(since),
+                        observed.clone(),
+                    )
                     .await?
             };
             match bounded(self.config.statement_timeout_value(), sql, reply).await?? {
@@ -223,7 +234,15 @@ impl SqlitePool {
         let reply = {
             let conn = self.writer().await?;
             conn.sqlite_conn()?
-                .submit_query(sql, binds, cardinality, false, Mode::Detached, Some(since))
+                .submit_query(
+                    sql,
+                    binds,
+                    cardinality,
+                    false,
+                    Mode::Detached,
+                    Some(since),
+                    observed,
+                )
                 .await?
         };
         bounded(self.config.statement_timeout_value(), sql, reply)
