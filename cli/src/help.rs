@@ -72,7 +72,7 @@ code can write since only it knows your models. Add src/bin/{bin}.rs:
 
     fn main() -> sylvan::Result<()> {{
         let schema = sylvan::Schema::new().model::<my_app::Author>().model::<my_app::Book>();
-        match sylvan::MakeMigrations::new(schema).plan_dir(\"migrations\")? {{
+        match sylvan::MakeMigrations::new(schema).ask_on_terminal().plan_dir(\"migrations\")? {{
             Some(plan) => println!(\"wrote {{}}\", plan.write()?.display()),
             None => println!(\"no changes\"),
         }}

@@ -105,7 +105,7 @@ fn makemigrations_without_a_binary_prints_the_recipe() {
     expect(&o, 1);
     for needle in [
         "src/bin/makemigrations.rs",
-        "sylvan::MakeMigrations::new(schema).plan_dir(\"migrations\")",
+        "sylvan::MakeMigrations::new(schema).ask_on_terminal().plan_dir(\"migrations\")",
         "fn main()",
     ] {
         assert!(stderr(&o).contains(needle), "{needle}: {}", stderr(&o));

@@ -121,6 +121,23 @@ impl MakeMigrations {
         self
     }
 
+    /// Asks on the terminal when a rename is possible and no hint says
+    /// (type the new name, `drop` or `stop`); without a terminal on
+    /// standard input (a script, CI) the question is the error, as without
+    /// this call. For a `makemigrations` binary of your own:
+    ///
+    /// ```no_run
+    /// # let schema = sylvan::Schema::new();
+    /// match sylvan::MakeMigrations::new(schema).ask_on_terminal().plan_dir("migrations")? {
+    ///     Some(plan) => println!("wrote {}", plan.write()?.display()),
+    ///     None => println!("no changes"),
+    /// }
+    /// # Ok::<_, sylvan::Error>(())
+    /// ```
+    pub fn ask_on_terminal(self) -> Self {
+        self.on_ambiguity(super::terminal::ask)
+    }
+
     /// Plans the next migration of directory `dir` (missing: none yet);
     /// `None` when the models match the recorded state.
     pub fn plan_dir(self, dir: impl AsRef<Path>) -> Result<Option<Plan>> {

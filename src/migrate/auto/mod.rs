@@ -11,6 +11,7 @@ mod make;
 mod render_pg;
 mod render_sqlite;
 mod state;
+mod terminal;
 
 pub use diff::{Ambiguity, Answer, Operation};
 pub use make::{MakeMigrations, Plan};
