@@ -22,3 +22,6 @@ pub mod migrations {}
 
 #[doc = include_str!("../docs/guide/annotations.md")]
 pub mod annotations {}
+
+#[doc = include_str!("../docs/guide/testing.md")]
+pub mod testing {}

@@ -1,0 +1,33 @@
+//! Test support: a fresh database per test, on SQLite and PostgreSQL, and
+//! the runtime behind [`#[sylvan::test]`](crate::test).
+//!
+//! [`TestDatabase`] is a database private to one test, set up from a
+//! [`Setup`] (a [`Schema`](crate::Schema), [`Migrations`](crate::Migrations)
+//! or nothing) and dropped afterwards: on SQLite an in-memory database, on
+//! PostgreSQL a database cloned from a template that was migrated once.
+//! [`TestRun`] runs one test body on one backend, the way the attribute
+//! does. The guide, with the template's life cycle and the environment
+//! variables: [`docs::testing`](crate::docs::testing).
+//!
+//! ```
+//! use sylvan::prelude::*;
+//! use sylvan::testing::{Backend, Setup, TestDatabase};
+//!
+//! #[derive(Model)]
+//! struct Note { id: i64, body: String }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let setup = Setup::schema(sylvan::Schema::new().model::<Note>());
+//! let test_db = TestDatabase::create(Backend::Sqlite, &setup).await?;
+//! Note { id: 0, body: "hi".into() }.insert(test_db.database()).await?;
+//! assert_eq!(Note::objects().count(test_db.database()).await?, 1);
+//! test_db.drop_database().await?;
+//! # Ok::<_, sylvan::Error>(()) }).unwrap();
+//! ```
+
+mod database;
+mod postgres;
+mod run;
+
+pub use database::{Backend, Setup, TestDatabase};
+pub use run::{TestOutcome, TestRun};
