@@ -100,19 +100,21 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Options {
                     errors.push(meta.error("`backends` is given twice"));
                 }
                 options.backends_given = true;
+                let mut unknown = false;
                 meta.parse_nested_meta(|backend| {
                     if backend.path.is_ident("sqlite") {
                         options.sqlite = true;
                     } else if backend.path.is_ident("postgres") {
                         options.postgres = true;
                     } else {
+                        unknown = true;
                         errors.push(
                             backend.error("unknown backend; expected `sqlite` or `postgres`"),
                         );
                     }
                     Ok(())
                 })?;
-                if !options.sqlite && !options.postgres {
+                if !unknown && !options.sqlite && !options.postgres {
                     errors.push(
                         meta.error("`backends(...)` needs at least one of `sqlite`, `postgres`"),
                     );
@@ -192,7 +194,16 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> syn::Result<TokenSt
     let mut errors = Errors::default();
     let options = parse_options(args, &mut errors);
     check_signature(&function, &mut errors);
-    errors.finish()?;
+    if let Err(e) = errors.finish() {
+        // The function stays, so its imports and callers still resolve
+        // and only the attribute's mistakes are reported.
+        let e = e.into_compile_error();
+        return Ok(quote! {
+            #e
+            #[allow(dead_code)]
+            #function
+        });
+    }
 
     let krate = options
         .krate
@@ -274,10 +285,9 @@ mod tests {
 
     fn errors(args: TokenStream, function: TokenStream) -> String {
         let function: ItemFn = syn::parse2(function).unwrap();
-        expand(args, function)
-            .unwrap_err()
-            .to_compile_error()
-            .to_string()
+        let out = expand(args, function).unwrap().to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        out
     }
 
     #[test]
