@@ -223,7 +223,7 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> syn::Result<TokenSt
             quote! { #krate::testing::Setup::migrations(#krate::embed_migrations!(#dir)) }
         }
     };
-    let n_plus_one = options.n_plus_one.as_ref().map_or(true, LitBool::value);
+    let n_plus_one = options.n_plus_one.as_ref().is_none_or(LitBool::value);
 
     // `#[ignore]` and `#[should_panic]` go to the generated tests.
     let (forwarded, kept): (Vec<_>, Vec<_>) = function

@@ -72,7 +72,9 @@ async fn databases_made_at_once_are_isolated(db: Database) -> sylvan::Result<()>
         add(b.database(), "b", 2),
         add(&db, "outer", 1)
     );
-    (ra?, rb?, rdb?);
+    ra?;
+    rb?;
+    rdb?;
     assert_eq!(owners(a.database()).await?, ["a", "a", "a"]);
     assert_eq!(owners(b.database()).await?, ["b", "b"]);
     assert_eq!(owners(&db).await?, ["outer"]);
