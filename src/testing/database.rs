@@ -218,14 +218,17 @@ impl TestDatabase {
     /// server is the one [`server_url`](Self::server_url) names; an
     /// unreachable server is an error (the attribute turns it into a skip).
     pub async fn create(backend: Backend, setup: &Setup) -> Result<TestDatabase> {
-        TestDatabase::try_create(backend, setup)
+        TestDatabase::try_create(backend, setup, &TestDatabase::server_url())
             .await
             .map_err(CreateError::into_error)
     }
 
+    /// [`create`](Self::create) on the PostgreSQL server `server`, telling
+    /// an unavailable backend apart.
     pub(crate) async fn try_create(
         backend: Backend,
         setup: &Setup,
+        server: &str,
     ) -> std::result::Result<TestDatabase, CreateError> {
         match backend {
             Backend::Sqlite => {
@@ -248,7 +251,7 @@ impl TestDatabase {
                 Ok(test_db)
             }
             Backend::Postgres => {
-                let (db, pg) = pg::create(&TestDatabase::server_url(), setup).await?;
+                let (db, pg) = pg::create(server, setup).await?;
                 Ok(TestDatabase {
                     db,
                     backend,

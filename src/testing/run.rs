@@ -66,6 +66,8 @@ pub struct TestRun {
     backend: Backend,
     setup: Setup,
     n_plus_one: bool,
+    /// The PostgreSQL server, when not [`TestDatabase::server_url`].
+    server: Option<String>,
 }
 
 impl TestRun {
@@ -77,6 +79,7 @@ impl TestRun {
             backend,
             setup: Setup::Empty,
             n_plus_one: true,
+            server: None,
         }
     }
 
@@ -119,7 +122,8 @@ impl TestRun {
         Fut::Output: TestOutcome,
     {
         let (name, backend) = (&self.name, self.backend);
-        let test_db = match TestDatabase::try_create(backend, &self.setup).await {
+        let server = self.server.clone().unwrap_or_else(TestDatabase::server_url);
+        let test_db = match TestDatabase::try_create(backend, &self.setup, &server).await {
             Ok(test_db) => test_db,
             Err(CreateError::Unavailable(e)) => {
                 if backend == Backend::Postgres && require_pg() {
@@ -165,4 +169,37 @@ async fn run_body<Fut: Future>(body: Fut, n_plus_one: bool) -> Fut::Output {
 /// `SYLVAN_REQUIRE_PG=1`: an unreachable PostgreSQL fails the test.
 fn require_pg() -> bool {
     std::env::var("SYLVAN_REQUIRE_PG").is_ok_and(|v| v == "1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// PostgreSQL unreachable: the body does not run, and the run either
+    /// passes (printing SKIP) or, with `SYLVAN_REQUIRE_PG=1`, fails.
+    #[test]
+    fn an_unreachable_server_skips_or_fails_as_required() {
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&ran);
+        let mut run = TestRun::new("testing::unreachable", Backend::Postgres);
+        run.server = Some("postgres://postgres@127.0.0.1:1/postgres?connect_timeout=2".to_owned());
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || {
+            run.run(move |_db: Database| async move {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            })
+        }));
+        assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst),
+            "the body ran"
+        );
+        let message = outcome
+            .err()
+            .map(|p| p.downcast_ref::<String>().cloned().unwrap_or_default());
+        if require_pg() {
+            let message = message.expect("SYLVAN_REQUIRE_PG=1: the run must fail");
+            assert!(message.starts_with("PostgreSQL is required"), "{message}");
+        } else {
+            assert_eq!(message, None, "the run must pass (skip)");
+        }
+    }
 }
