@@ -25,3 +25,6 @@ pub mod annotations {}
 
 #[doc = include_str!("../docs/guide/n-plus-one.md")]
 pub mod n_plus_one {}
+
+#[doc = include_str!("../docs/guide/testing.md")]
+pub mod testing {}

@@ -102,6 +102,8 @@
 //!   migrations;
 //! - [`docs::n_plus_one`]: counting the statements a piece of code runs,
 //!   and finding N+1 queries ([`testing`]).
+//! - [`docs::testing`]: `#[sylvan::test]`, a fresh database per test on
+//!   both backends.
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("Sylvan needs a backend: enable the `sqlite` or `postgres` cargo feature (both are on by default)");
@@ -276,6 +278,52 @@ pub use sylvan_derive::FieldType;
 /// or removed files (a deployed binary without the directory is not
 /// checked).
 pub use sylvan_derive::embed_migrations;
+
+/// `#[sylvan::test]`: an async test that gets a fresh database of its own,
+/// set up from a [`Schema`] or [`Migrations`], and runs once per backend —
+/// SQLite in memory, PostgreSQL in a database cloned from a migrated
+/// template — each dropped afterwards, also when the test fails.
+///
+/// | form | the database holds |
+/// |---|---|
+/// | `#[sylvan::test]` | nothing |
+/// | `#[sylvan::test(schema = my_schema)]` | the tables of `my_schema()`, a `fn() -> sylvan::Schema` |
+/// | `#[sylvan::test(migrations = "migrations")]` | the migration files of the directory (relative to `Cargo.toml`), embedded at compile time as by [`embed_migrations!`] |
+/// | `#[sylvan::test(migrations = my_migrations)]` | `my_migrations()`, a `fn() -> sylvan::Migrations` |
+///
+/// More options: `backends(sqlite)` or `backends(postgres)` for one
+/// backend only (default: both), `n_plus_one = false`, `crate = "path"`
+/// (the path to Sylvan, default `::sylvan`). `#[ignore]` and
+/// `#[should_panic]` on the function apply to each generated test.
+///
+/// The function is `async`, takes the [`Database`] and returns `()` or
+/// `Result<(), E>`. `#[sylvan::test] async fn adds_books(db: Database)`
+/// becomes the tests `adds_books::sqlite` and `adds_books::postgres`:
+/// `cargo test adds_books` runs both, each passes or fails alone. An
+/// unreachable PostgreSQL skips the `postgres` half with a line starting
+/// `SKIP postgres`, unless `SYLVAN_REQUIRE_PG=1`.
+///
+/// ```no_run
+/// use sylvan::prelude::*;
+/// use sylvan::Schema;
+///
+/// #[derive(Model)]
+/// struct Book { id: i64, title: String }
+///
+/// fn books() -> Schema {
+///     Schema::new().model::<Book>()
+/// }
+///
+/// #[sylvan::test(schema = books)]
+/// async fn adds_books(db: Database) -> sylvan::Result<()> {
+///     Book { id: 0, title: "Dune".into() }.insert(&db).await?;
+///     assert_eq!(Book::objects().count(&db).await?, 1);
+///     Ok(())
+/// }
+/// ```
+///
+/// The guide: [`docs::testing`]; the pieces it runs on: [`testing`].
+pub use sylvan_derive::test;
 
 /// The async iterator trait of row streams, and its combinators (`next`, …).
 pub use futures_util::stream::{Stream, StreamExt};

@@ -1,8 +1,8 @@
 //! Derive macros for Sylvan. Use them through `sylvan::Model`.
 //!
 //! The entry point is thin: it parses the input and hands it to
-//! [`model::expand`] (or [`field_type::expand`]), a plain `proc_macro2`
-//! function.
+//! [`model::expand`] (or [`field_type::expand`], [`test_attr::expand`]), a
+//! plain `proc_macro2` function.
 
 extern crate proc_macro;
 
@@ -10,6 +10,7 @@ mod attr;
 mod field_type;
 mod migrations;
 mod model;
+mod test_attr;
 
 use proc_macro::TokenStream;
 
@@ -51,6 +52,16 @@ pub fn derive_field_type(input: TokenStream) -> TokenStream {
 pub fn embed_migrations(input: TokenStream) -> TokenStream {
     let dir = syn::parse_macro_input!(input as syn::LitStr);
     migrations::expand(&dir)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// (Implemented in the `sylvan-derive` crate; use it as `#[sylvan::test]`,
+/// whose page lists its options.)
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    let function = syn::parse_macro_input!(item as syn::ItemFn);
+    test_attr::expand(args.into(), function)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -3,9 +3,8 @@
 //! their variants by a CHECK constraint, and an unknown value read back is
 //! a decode error naming the type and the value.
 
-use crate::support::{both, Kind};
 use sylvan::prelude::*;
-use sylvan::{Dialect, FieldType};
+use sylvan::{Dialect, FieldType, Schema};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FieldType)]
 #[field_type(rename_all = "snake_case")]
@@ -34,6 +33,10 @@ struct Task {
     previous: Option<Status>,
 }
 
+fn tasks() -> Schema {
+    Schema::new().model::<Task>()
+}
+
 fn task(status: Status, priority: Priority, previous: Option<Status>) -> Task {
     Task {
         id: 0,
@@ -55,178 +58,188 @@ fn ddl_has_a_check_constraint() {
     );
 }
 
-#[tokio::test]
-async fn store_load_and_filter() {
-    both("enum_filters", |t| async move {
-        Task::create_table(&t.db).await.unwrap();
-        let a = task(Status::Draft, Priority::Low, None)
-            .insert(&t.db)
-            .await
-            .unwrap();
-        let b = task(Status::Published, Priority::High, Some(Status::InReview))
-            .insert(&t.db)
-            .await
-            .unwrap();
-        let c = task(Status::InReview, Priority::Normal, Some(Status::Draft))
-            .insert(&t.db)
-            .await
-            .unwrap();
-        assert_eq!(Task::get(&t.db, b.id).await.unwrap(), b);
-        // Stored as the renamed text and the discriminant.
-        let raw: (String, i64) =
-            t.db.fetch_one(
-                "SELECT status, CAST(priority AS BIGINT) FROM en_task WHERE id = $1",
-                (b.id,),
-            )
-            .await
-            .unwrap();
-        assert_eq!(raw, ("it's \\ live".to_owned(), 10));
+#[sylvan::test(schema = tasks)]
+async fn store_load_and_filter(db: Database) {
+    let a = task(Status::Draft, Priority::Low, None)
+        .insert(&db)
+        .await
+        .unwrap();
+    let b = task(Status::Published, Priority::High, Some(Status::InReview))
+        .insert(&db)
+        .await
+        .unwrap();
+    let c = task(Status::InReview, Priority::Normal, Some(Status::Draft))
+        .insert(&db)
+        .await
+        .unwrap();
+    assert_eq!(Task::get(&db, b.id).await.unwrap(), b);
+    // Stored as the renamed text and the discriminant.
+    let raw: (String, i64) = db
+        .fetch_one(
+            "SELECT status, CAST(priority AS BIGINT) FROM en_task WHERE id = $1",
+            (b.id,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(raw, ("it's \\ live".to_owned(), 10));
 
-        let db = &t.db;
-        let ids = |c| {
-            let q = Task::objects()
-                .filter(c)
-                .order_by(Task::ID.asc())
-                .values(Task::ID);
-            async move { q.all(db).await }
-        };
-        assert_eq!(
-            ids(Task::STATUS.eq(Status::Published)).await.unwrap(),
-            [b.id]
-        );
-        assert_eq!(
-            ids(Task::STATUS.ne(Status::Published)).await.unwrap(),
-            [a.id, c.id]
-        );
-        let early = [Status::Draft, Status::InReview];
-        assert_eq!(ids(Task::STATUS.in_(early)).await.unwrap(), [a.id, c.id]);
-        // Integer enums compare by discriminant.
-        assert_eq!(
-            ids(Task::PRIORITY.ge(Priority::Normal)).await.unwrap(),
-            [b.id, c.id]
-        );
-        assert_eq!(ids(Task::PREVIOUS.eq(None)).await.unwrap(), [a.id]);
-        assert_eq!(ids(Task::PREVIOUS.eq(Status::Draft)).await.unwrap(), [c.id]);
-        assert_eq!(
-            ids(Task::PREVIOUS.is_not_null()).await.unwrap(),
-            [b.id, c.id]
-        );
-
-        let statuses: Vec<(Status, Option<Status>)> = Task::objects()
+    let shared = &db;
+    let ids = |c| {
+        let q = Task::objects()
+            .filter(c)
             .order_by(Task::ID.asc())
-            .values((Task::STATUS, Task::PREVIOUS))
-            .all(&t.db)
-            .await
-            .unwrap();
-        assert_eq!(
-            statuses,
+            .values(Task::ID);
+        async move { q.all(shared).await }
+    };
+    assert_eq!(
+        ids(Task::STATUS.eq(Status::Published)).await.unwrap(),
+        [b.id]
+    );
+    assert_eq!(
+        ids(Task::STATUS.ne(Status::Published)).await.unwrap(),
+        [a.id, c.id]
+    );
+    let early = [Status::Draft, Status::InReview];
+    assert_eq!(ids(Task::STATUS.in_(early)).await.unwrap(), [a.id, c.id]);
+    // Integer enums compare by discriminant.
+    assert_eq!(
+        ids(Task::PRIORITY.ge(Priority::Normal)).await.unwrap(),
+        [b.id, c.id]
+    );
+    assert_eq!(ids(Task::PREVIOUS.eq(None)).await.unwrap(), [a.id]);
+    assert_eq!(ids(Task::PREVIOUS.eq(Status::Draft)).await.unwrap(), [c.id]);
+    assert_eq!(
+        ids(Task::PREVIOUS.is_not_null()).await.unwrap(),
+        [b.id, c.id]
+    );
+
+    let statuses: Vec<(Status, Option<Status>)> = Task::objects()
+        .order_by(Task::ID.asc())
+        .values((Task::STATUS, Task::PREVIOUS))
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses,
+        [
+            (Status::Draft, None),
+            (Status::Published, Some(Status::InReview)),
+            (Status::InReview, Some(Status::Draft)),
+        ]
+    );
+    let per_status: Vec<(Status, i64)> = Task::objects()
+        .order_by(Task::STATUS.asc())
+        .group_by(Task::STATUS)
+        .values((Task::STATUS, Task::ID.count()))
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(per_status.len(), 3);
+
+    Task::objects()
+        .filter(Task::STATUS.eq(Status::Draft))
+        .update(
             [
-                (Status::Draft, None),
-                (Status::Published, Some(Status::InReview)),
-                (Status::InReview, Some(Status::Draft)),
-            ]
-        );
-        let per_status: Vec<(Status, i64)> = Task::objects()
-            .order_by(Task::STATUS.asc())
-            .group_by(Task::STATUS)
-            .values((Task::STATUS, Task::ID.count()))
-            .all(&t.db)
-            .await
-            .unwrap();
-        assert_eq!(per_status.len(), 3);
-
-        Task::objects()
-            .filter(Task::STATUS.eq(Status::Draft))
-            .update(
-                [
-                    Task::STATUS.set(Status::InReview),
-                    Task::PREVIOUS.set(Status::Draft),
-                ],
-                &t.db,
-            )
-            .await
-            .unwrap();
-        let mut a2 = a.clone();
-        a2.refresh(&t.db).await.unwrap();
-        assert_eq!(
-            (a2.status, a2.previous),
-            (Status::InReview, Some(Status::Draft))
-        );
-        t
-    })
-    .await;
+                Task::STATUS.set(Status::InReview),
+                Task::PREVIOUS.set(Status::Draft),
+            ],
+            &db,
+        )
+        .await
+        .unwrap();
+    let mut a2 = a.clone();
+    a2.refresh(&db).await.unwrap();
+    assert_eq!(
+        (a2.status, a2.previous),
+        (Status::InReview, Some(Status::Draft))
+    );
 }
 
-#[tokio::test]
-async fn check_constraint_rejects_other_values() {
-    both("enum_check", |t| async move {
-        Task::create_table(&t.db).await.unwrap();
-        let bad_text =
-            t.db.execute(
-                "INSERT INTO en_task (status, priority) VALUES ($1, $2)",
-                ("archived", 1_i16),
-            )
-            .await
-            .unwrap_err();
-        assert!(bad_text.is_check_violation(), "{bad_text}");
-        let bad_int =
-            t.db.execute(
-                "INSERT INTO en_task (status, priority) VALUES ($1, $2)",
-                ("draft", 7_i16),
-            )
-            .await
-            .unwrap_err();
-        assert!(bad_int.is_check_violation(), "{bad_int}");
-        t
-    })
-    .await;
+#[sylvan::test(schema = tasks)]
+async fn check_constraint_rejects_other_values(db: Database) {
+    let bad_text = db
+        .execute(
+            "INSERT INTO en_task (status, priority) VALUES ($1, $2)",
+            ("archived", 1_i16),
+        )
+        .await
+        .unwrap_err();
+    assert!(bad_text.is_check_violation(), "{bad_text}");
+    let bad_int = db
+        .execute(
+            "INSERT INTO en_task (status, priority) VALUES ($1, $2)",
+            ("draft", 7_i16),
+        )
+        .await
+        .unwrap_err();
+    assert!(bad_int.is_check_violation(), "{bad_int}");
 }
 
-#[tokio::test]
-async fn unknown_values_are_decode_errors() {
-    both("enum_unknown", |t| async move {
-        // A table created elsewhere, without the CHECK constraints.
-        let int = match t.kind {
-            Kind::Sqlite => "INTEGER",
-            Kind::Postgres => "SMALLINT",
-        };
-        t.db.execute(
-            &format!(
-                "CREATE TABLE en_task (id {int} PRIMARY KEY, status TEXT NOT NULL, \
+/// An empty database: the table is created by hand.
+#[sylvan::test]
+async fn unknown_values_are_decode_errors(db: Database) {
+    // A table created elsewhere, without the CHECK constraints.
+    let int = if db.dialect() == Dialect::Postgres {
+        "SMALLINT"
+    } else {
+        "INTEGER"
+    };
+    db.execute(
+        &format!(
+            "CREATE TABLE en_task (id {int} PRIMARY KEY, status TEXT NOT NULL, \
                  priority {int} NOT NULL, previous TEXT)"
-            ),
-            (),
-        )
-        .await
-        .unwrap();
-        t.db.execute(
-            "INSERT INTO en_task VALUES (1, 'archived', 1, NULL), (2, 'draft', 7, NULL), \
+        ),
+        (),
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO en_task VALUES (1, 'archived', 1, NULL), (2, 'draft', 7, NULL), \
              (3, 'draft', 1, 'Draft')",
-            (),
-        )
+        (),
+    )
+    .await
+    .unwrap();
+    let text = Task::get(&db, 1).await.unwrap_err();
+    assert!(
+        matches!(
+            text,
+            Error::Decode {
+                expected: "Status",
+                ..
+            }
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        text.to_string(),
+        r#"cannot decode column 1 (status) as Status: found "archived", which is not a `Status` (expected one of: "draft", "in_review", "it's \\ live")"#
+    );
+    let int = Task::get(&db, 2).await.unwrap_err();
+    assert!(
+        matches!(
+            int,
+            Error::Decode {
+                expected: "Priority",
+                ..
+            }
+        ),
+        "{int}"
+    );
+    assert!(
+        int.to_string()
+            .ends_with("found 7, which is not a `Priority` (expected one of: 1, 5, 10)"),
+        "{int}"
+    );
+    // Names are matched exactly: `Draft` is not `draft`.
+    let case = Task::get(&db, 3).await.unwrap_err();
+    assert!(case.to_string().contains(r#"found "Draft""#), "{case}");
+    // The rows with known values still load.
+    let projected: Vec<Status> = Task::objects()
+        .filter(Task::ID.ge(2))
+        .values(Task::STATUS)
+        .all(&db)
         .await
         .unwrap();
-        let text = Task::get(&t.db, 1).await.unwrap_err();
-        assert!(matches!(text, Error::Decode { expected: "Status", .. }), "{text}");
-        assert_eq!(
-            text.to_string(),
-            r#"cannot decode column 1 (status) as Status: found "archived", which is not a `Status` (expected one of: "draft", "in_review", "it's \\ live")"#
-        );
-        let int = Task::get(&t.db, 2).await.unwrap_err();
-        assert!(matches!(int, Error::Decode { expected: "Priority", .. }), "{int}");
-        assert!(int.to_string().ends_with("found 7, which is not a `Priority` (expected one of: 1, 5, 10)"), "{int}");
-        // Names are matched exactly: `Draft` is not `draft`.
-        let case = Task::get(&t.db, 3).await.unwrap_err();
-        assert!(case.to_string().contains(r#"found "Draft""#), "{case}");
-        // The rows with known values still load.
-        let projected: Vec<Status> = Task::objects()
-            .filter(Task::ID.ge(2))
-            .values(Task::STATUS)
-            .all(&t.db)
-            .await
-            .unwrap();
-        assert_eq!(projected, [Status::Draft, Status::Draft]);
-        t
-    })
-    .await;
+    assert_eq!(projected, [Status::Draft, Status::Draft]);
 }

@@ -2,7 +2,6 @@
 //! database generates (as in Django); `#[model(primary_key)]` on `id`
 //! keeps a key the program writes.
 
-use crate::support::both;
 use sylvan::prelude::*;
 use sylvan::Schema;
 
@@ -31,6 +30,18 @@ struct Code {
     label: String,
 }
 
+fn people() -> Schema {
+    Schema::new().model::<Person>()
+}
+
+fn listed() -> Schema {
+    Schema::new().model::<Listed>()
+}
+
+fn codes() -> Schema {
+    Schema::new().model::<Code>()
+}
+
 fn person(name: &str) -> Person {
     Person {
         id: 0,
@@ -38,98 +49,67 @@ fn person(name: &str) -> Person {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_inserts_of_id_zero_get_distinct_generated_keys() {
-    both("implicit_id_insert", |t| async move {
-        let db = &t.db;
-        Schema::new()
-            .model::<Person>()
-            .create_all(db)
-            .await
-            .unwrap();
-        let ada = person("ada").insert(db).await.unwrap();
-        let bob = person("bob").insert(db).await.unwrap();
-        assert_ne!(ada.id, 0, "{:?}: the key was not filled in", t.kind);
-        assert_ne!(bob.id, 0, "{:?}: the key was not filled in", t.kind);
-        assert_ne!(ada.id, bob.id);
-        assert_eq!(Person::get(db, ada.id).await.unwrap(), ada);
-        assert_eq!(Person::get(db, bob.id).await.unwrap(), bob);
-        assert!(Person::get(db, 0).await.optional().unwrap().is_none());
-        t
-    })
-    .await;
+#[sylvan::test(schema = people)]
+async fn two_inserts_of_id_zero_get_distinct_generated_keys(db: Database) {
+    let db = &db;
+    let ada = person("ada").insert(db).await.unwrap();
+    let bob = person("bob").insert(db).await.unwrap();
+    assert_ne!(ada.id, 0, "{:?}: the key was not filled in", db.dialect());
+    assert_ne!(bob.id, 0, "{:?}: the key was not filled in", db.dialect());
+    assert_ne!(ada.id, bob.id);
+    assert_eq!(Person::get(db, ada.id).await.unwrap(), ada);
+    assert_eq!(Person::get(db, bob.id).await.unwrap(), bob);
+    assert!(Person::get(db, 0).await.optional().unwrap().is_none());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn insert_many_fills_in_generated_keys() {
-    both("implicit_id_many", |t| async move {
-        let db = &t.db;
-        Schema::new()
-            .model::<Person>()
-            .create_all(db)
-            .await
-            .unwrap();
-        let people = vec![person("a"), person("b"), person("c")];
-        let stored = Person::insert_many(people, db).await.unwrap();
-        let names: Vec<&str> = stored.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["a", "b", "c"]);
-        let keys: std::collections::BTreeSet<i64> = stored.iter().map(|p| p.id).collect();
-        assert_eq!(keys.len(), 3, "{:?}: keys {keys:?}", t.kind);
-        assert!(!keys.contains(&0), "{:?}: keys {keys:?}", t.kind);
-        for p in &stored {
-            assert_eq!(&Person::get(db, p.id).await.unwrap(), p);
-        }
-        t
-    })
-    .await;
+#[sylvan::test(schema = people)]
+async fn insert_many_fills_in_generated_keys(db: Database) -> sylvan::Result<()> {
+    let people = vec![person("a"), person("b"), person("c")];
+    let stored = Person::insert_many(people, &db).await?;
+    let names: Vec<&str> = stored.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    let keys: std::collections::BTreeSet<i64> = stored.iter().map(|p| p.id).collect();
+    assert_eq!(keys.len(), 3, "{:?}: keys {keys:?}", db.dialect());
+    assert!(!keys.contains(&0), "{:?}: keys {keys:?}", db.dialect());
+    for p in &stored {
+        assert_eq!(&Person::get(&db, p.id).await?, p);
+    }
+    Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn marking_id_primary_key_keeps_the_programs_key() {
-    both("implicit_id_opt_out", |t| async move {
-        let db = &t.db;
-        Schema::new()
-            .model::<Listed>()
-            .create_all(db)
-            .await
-            .unwrap();
-        let seven = Listed {
-            id: 7,
-            name: "seven".into(),
-        };
-        assert_eq!(seven.clone().insert(db).await.unwrap(), seven);
-        let zero = Listed {
-            id: 0,
-            name: "zero".into(),
-        };
-        assert_eq!(zero.clone().insert(db).await.unwrap(), zero);
-        let again = Listed {
-            id: 7,
-            name: "again".into(),
-        };
-        let e = again.insert(db).await.unwrap_err();
-        assert!(e.is_unique_violation(), "{:?}: {e}", t.kind);
-        assert_eq!(Listed::get(db, 7).await.unwrap(), seven);
-        assert_eq!(Listed::get(db, 0).await.unwrap(), zero);
-        t
-    })
-    .await;
+#[sylvan::test(schema = listed)]
+async fn marking_id_primary_key_keeps_the_programs_key(db: Database) -> sylvan::Result<()> {
+    let db = &db;
+    let seven = Listed {
+        id: 7,
+        name: "seven".into(),
+    };
+    assert_eq!(seven.clone().insert(db).await?, seven);
+    let zero = Listed {
+        id: 0,
+        name: "zero".into(),
+    };
+    assert_eq!(zero.clone().insert(db).await?, zero);
+    let again = Listed {
+        id: 7,
+        name: "again".into(),
+    };
+    let e = again.insert(db).await.unwrap_err();
+    assert!(e.is_unique_violation(), "{:?}: {e}", db.dialect());
+    assert_eq!(Listed::get(db, 7).await?, seven);
+    assert_eq!(Listed::get(db, 0).await?, zero);
+    Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_text_id_stays_written_by_the_program() {
-    both("implicit_id_text", |t| async move {
-        let db = &t.db;
-        Schema::new().model::<Code>().create_all(db).await.unwrap();
-        let code = Code {
-            id: "ab-1".into(),
-            label: "first".into(),
-        };
-        assert_eq!(code.clone().insert(db).await.unwrap(), code);
-        assert_eq!(Code::get(db, "ab-1".to_string()).await.unwrap(), code);
-        t
-    })
-    .await;
+#[sylvan::test(schema = codes)]
+async fn a_text_id_stays_written_by_the_program(db: Database) -> sylvan::Result<()> {
+    let code = Code {
+        id: "ab-1".into(),
+        label: "first".into(),
+    };
+    assert_eq!(code.clone().insert(&db).await?, code);
+    assert_eq!(Code::get(&db, "ab-1".to_string()).await?, code);
+    Ok(())
 }
 
 #[test]

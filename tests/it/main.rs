@@ -11,6 +11,7 @@ mod enum_column;
 mod errors;
 mod fault;
 mod filter_prop;
+mod fresh_database;
 mod handoff;
 mod implicit_id;
 mod insert_keys;

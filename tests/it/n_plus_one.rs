@@ -281,3 +281,50 @@ async fn assert_no_n_plus_one_panics_with_the_report() {
     })
     .await;
 }
+
+fn library() -> Schema {
+    Schema::new().model::<Author>().model::<Book>()
+}
+
+/// 2 authors and 6 books, then the author of each book, one by one.
+async fn author_loop(db: &Database) -> sylvan::Result<()> {
+    let authors = Author::insert_many(
+        vec![
+            Author {
+                id: 0,
+                name: "a".into(),
+            },
+            Author {
+                id: 0,
+                name: "b".into(),
+            },
+        ],
+        db,
+    )
+    .await?;
+    let books = (0..6)
+        .map(|i| Book {
+            id: 0,
+            author_id: authors[i % 2].id,
+            title: format!("book {i}"),
+        })
+        .collect();
+    Book::insert_many(books, db).await?;
+    for book in all_books(db).await {
+        book.author(db).await?;
+    }
+    Ok(())
+}
+
+// `#[sylvan::test]` watches for N+1 queries unless told not to. (SQLite
+// only: a skipped PostgreSQL half would not panic.)
+#[sylvan::test(schema = library, backends(sqlite))]
+#[should_panic(expected = "N+1")]
+async fn the_test_macro_fails_a_test_that_runs_an_n_plus_one(db: Database) -> sylvan::Result<()> {
+    author_loop(&db).await
+}
+
+#[sylvan::test(schema = library, n_plus_one = false)]
+async fn the_test_macro_lets_a_loop_run_when_detection_is_off(db: Database) -> sylvan::Result<()> {
+    author_loop(&db).await
+}

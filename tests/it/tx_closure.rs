@@ -2,7 +2,6 @@
 //! (no `Box::pin`, no owned clones), commits on `Ok`, rolls back on `Err`,
 //! on both backends; `transaction_retry` takes an async closure too.
 
-use crate::support::{both, TestDb};
 use sylvan::prelude::*;
 use sylvan::{Schema, Transaction, TransactionOptions};
 
@@ -12,6 +11,10 @@ struct Item {
     #[model(primary_key, auto)]
     id: i64,
     name: String,
+}
+
+fn items() -> Schema {
+    Schema::new().model::<Item>()
 }
 
 /// A helper over a transaction, as users write them: `Transaction<'_>`.
@@ -24,74 +27,55 @@ async fn add(tx: &Transaction<'_>, name: &str) -> sylvan::Result<Item> {
     .await
 }
 
-#[tokio::test]
-async fn transaction_bodies_borrow_from_the_caller() {
-    both("txc_borrow", |t: TestDb| async move {
-        Schema::new()
-            .model::<Item>()
-            .create_all(&t.db)
-            .await
-            .unwrap();
-        let names: Vec<String> = vec!["a".into(), "b".into()];
-        let suffix: &str = "-x";
-        let ids =
-            t.db.transaction(async |tx| {
-                let mut ids = Vec::new();
-                for n in &names {
-                    ids.push(add(tx, &format!("{n}{suffix}")).await?.id);
-                }
-                Ok::<_, Error>(ids)
-            })
-            .await
-            .unwrap();
-        assert_eq!(ids.len(), 2);
-        // Still usable: the closure only borrowed them.
-        assert_eq!(names.len(), 2);
-        let failed: Result<(), Error> =
-            t.db.transaction(async |tx| {
-                add(tx, suffix).await?;
-                Err(Error::NotFound)
-            })
-            .await;
-        assert!(failed.unwrap_err().is_not_found());
-        let stored: Vec<String> =
-            t.db.fetch_all("SELECT name FROM txc_item ORDER BY id", ())
-                .await
-                .unwrap();
-        assert_eq!(stored, ["a-x", "b-x"], "{:?}", t.kind);
+#[sylvan::test(schema = items)]
+async fn transaction_bodies_borrow_from_the_caller(db: Database) {
+    let names: Vec<String> = vec!["a".into(), "b".into()];
+    let suffix: &str = "-x";
+    let ids = db
+        .transaction(async |tx| {
+            let mut ids = Vec::new();
+            for n in &names {
+                ids.push(add(tx, &format!("{n}{suffix}")).await?.id);
+            }
+            Ok::<_, Error>(ids)
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    // Still usable: the closure only borrowed them.
+    assert_eq!(names.len(), 2);
+    let failed: Result<(), Error> = db
+        .transaction(async |tx| {
+            add(tx, suffix).await?;
+            Err(Error::NotFound)
+        })
+        .await;
+    assert!(failed.unwrap_err().is_not_found());
+    let stored: Vec<String> = db
+        .fetch_all("SELECT name FROM txc_item ORDER BY id", ())
+        .await
+        .unwrap();
+    assert_eq!(stored, ["a-x", "b-x"], "{:?}", db.dialect());
 
-        let mut runs = 0;
-        let n =
-            t.db.transaction_retry(TransactionOptions::new(), 3, async |tx| {
-                add(tx, names[0].as_str()).await?;
-                Item::objects().count(tx).await
-            })
-            .await
-            .unwrap();
-        runs += 1;
-        assert_eq!((n, runs), (3, 1));
-        t
-    })
-    .await;
+    let mut runs = 0;
+    let n = db
+        .transaction_retry(TransactionOptions::new(), 3, async |tx| {
+            add(tx, names[0].as_str()).await?;
+            Item::objects().count(tx).await
+        })
+        .await
+        .unwrap();
+    runs += 1;
+    assert_eq!((n, runs), (3, 1));
 }
 
 /// Spawned tasks (which need `Send` futures) can run such bodies too.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn transaction_futures_are_send() {
-    both("txc_send", |t: TestDb| async move {
-        Schema::new()
-            .model::<Item>()
-            .create_all(&t.db)
-            .await
-            .unwrap();
-        let db = t.db.clone();
-        let task = tokio::spawn(async move {
-            let label = String::from("spawned");
-            db.transaction(async |tx| add(tx, &label).await).await
-        });
-        let item = task.await.unwrap().unwrap();
-        assert_eq!(item.name, "spawned");
-        t
-    })
-    .await;
+#[sylvan::test(schema = items)]
+async fn transaction_futures_are_send(db: Database) {
+    let task = tokio::spawn(async move {
+        let label = String::from("spawned");
+        db.transaction(async |tx| add(tx, &label).await).await
+    });
+    let item = task.await.unwrap().unwrap();
+    assert_eq!(item.name, "spawned");
 }

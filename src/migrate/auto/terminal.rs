@@ -12,7 +12,11 @@ pub(super) fn ask(ambiguity: &Ambiguity) -> Answer {
     if !std::io::stdin().is_terminal() {
         return Answer::Stop;
     }
-    ask_with(ambiguity, &mut std::io::stdin().lock(), &mut std::io::stderr())
+    ask_with(
+        ambiguity,
+        &mut std::io::stdin().lock(),
+        &mut std::io::stderr(),
+    )
 }
 
 /// The names the removed table or column may have been renamed to.
@@ -93,7 +97,10 @@ mod tests {
     fn an_unknown_answer_asks_again_and_end_of_input_stops() {
         let (a, out) = answer("author\nsubtitle\n");
         assert_eq!(a, Answer::Rename("subtitle".into()));
-        assert!(out.contains("\"author\" is not one of the answers"), "{out}");
+        assert!(
+            out.contains("\"author\" is not one of the answers"),
+            "{out}"
+        );
         assert_eq!(answer("").0, Answer::Stop);
         assert_eq!(answer("nope\n").0, Answer::Stop);
     }
