@@ -9,7 +9,15 @@ use super::*;
 use common::table::{interleave, print, sample, Line, Sample, Variant};
 
 /// Rounds per workload (after one warm-up round).
-const ROUNDS: usize = 7;
+/// Rounds per workload: 7, or `SUITE_ROUNDS` (more rounds steady the
+/// median on a noisy machine).
+fn rounds() -> usize {
+    std::env::var("SUITE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|r| *r > 0)
+        .unwrap_or(7)
+}
 
 /// Runs `n` awaits of `f` in one spawned task on `rt`.
 fn spawned<F, Fut, T>(rt: &Runtime, db: &Database, n: u64, f: &F) -> Sample
@@ -111,12 +119,26 @@ fn report(title: String, per_round: u64, mut variants: Vec<Variant<'_>>) -> Vec<
     if !wanted(&title) {
         return Vec::new();
     }
-    let lines = interleave(&mut variants, ROUNDS, per_round);
+    let rounds = rounds();
+    let lines = interleave(&mut variants, rounds, per_round);
     print(
-        &format!("{title} ({ROUNDS} rounds x {per_round}, interleaved)"),
+        &format!("{title} ({rounds} rounds x {per_round}, interleaved)"),
         &lines,
     );
     lines
+}
+
+/// The rows of the ORM's prefetch SQL `sql` for `ids`, bound as the ORM
+/// binds them: one array literal on PostgreSQL, one value per key on SQLite.
+async fn orm_binds<T: sylvan::FromRow>(db: &Database, sql: &str, ids: &[i64]) -> Vec<T> {
+    let rows = if db.dialect() == sylvan::Dialect::Postgres {
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        db.fetch_all(sql, (format!("{{{}}}", list.join(",")),))
+            .await
+    } else {
+        db.fetch_all(sql, ids).await
+    };
+    rows.unwrap()
 }
 
 /// Every workload on one backend.
@@ -345,7 +367,7 @@ pub fn run_backend(rt: &Runtime, db: &Database, sync: &mut SyncDb, backend: &str
                 let (s, users) = (Arc::clone(&orm_sql), Arc::clone(&u3));
                 async move {
                     let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
-                    let posts: Vec<PostRow> = db.fetch_all(&s, ids.as_slice()).await.unwrap();
+                    let posts: Vec<PostRow> = orm_binds(&db, &s, &ids).await;
                     group(&ids, posts, |p| p.1)
                 }
             }),
@@ -353,7 +375,7 @@ pub fn run_backend(rt: &Runtime, db: &Database, sync: &mut SyncDb, backend: &str
                 let (s, users) = (Arc::clone(&orm_sql2), Arc::clone(&u4));
                 async move {
                     let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
-                    let posts: Vec<Post> = db.fetch_all(&s, ids.as_slice()).await.unwrap();
+                    let posts: Vec<Post> = orm_binds(&db, &s, &ids).await;
                     group(&ids, posts, |p| p.user_id)
                 }
             }),
