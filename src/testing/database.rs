@@ -18,6 +18,7 @@
 
 use super::postgres::{self as pg, PgDatabase};
 use crate::{Database, Dialect, Error, Migrations, Result, Schema};
+use sha2::{Digest, Sha256};
 
 /// The backend a [`TestDatabase`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,7 +115,7 @@ impl Setup {
     /// versions, names and checksums of migrations), `None` for an empty
     /// database. PostgreSQL templates are named after it.
     pub fn fingerprint(&self) -> Result<Option<String>> {
-        let mut hash = Fnv::new();
+        let mut hash = Parts::new();
         hash.write("sylvan-testing-template-1");
         match self {
             Setup::Empty => return Ok(None),
@@ -133,7 +134,7 @@ impl Setup {
                 }
             }
         }
-        Ok(Some(format!("{:016x}", hash.0)))
+        Ok(Some(hash.finish()))
     }
 }
 
@@ -149,21 +150,26 @@ impl From<Migrations> for Setup {
     }
 }
 
-/// FNV-1a 64 over length-prefixed parts (so `["ab", "c"]` and `["a",
-/// "bc"]` differ).
-struct Fnv(u64);
+/// SHA-256 (the hash of migration checksums) over length-prefixed parts,
+/// so `["ab", "c"]` and `["a", "bc"]` differ.
+struct Parts(Sha256);
 
-impl Fnv {
-    fn new() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
+impl Parts {
+    fn new() -> Parts {
+        Parts(Sha256::new())
     }
 
     fn write(&mut self, part: &str) {
-        let len = (part.len() as u64).to_le_bytes();
-        for byte in len.iter().chain(part.as_bytes()) {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
+        self.0.update((part.len() as u64).to_le_bytes());
+        self.0.update(part.as_bytes());
+    }
+
+    /// The first 8 bytes of the digest, as 16 lowercase hex digits.
+    fn finish(self) -> String {
+        self.0.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -338,11 +344,11 @@ mod tests {
     }
 
     #[test]
-    fn fnv_parts_are_length_prefixed() {
+    fn parts_are_length_prefixed() {
         let of = |parts: &[&str]| {
-            let mut h = Fnv::new();
+            let mut h = Parts::new();
             parts.iter().for_each(|p| h.write(p));
-            h.0
+            h.finish()
         };
         assert_ne!(of(&["ab", "c"]), of(&["a", "bc"]));
     }
